@@ -1,0 +1,235 @@
+"""Throughput benchmark: kctsim.KCTModel next to Mesa's Boltzmann wealth example.
+
+Measures agent-steps per second of ``KCTModel`` at the default population and at
+10x and 100x every population count, and of Mesa's bundled Boltzmann wealth model
+(``mesa.examples.basic.boltzmann_wealth_model``, used as shipped, including its
+DataCollector and experimental DataRecorder) at the same agent counts and the
+same number of ticks, in the same process. Prints an aligned table, the
+kctsim / Boltzmann throughput ratio per scale and the cost-per-tick scaling of
+KCTModel.
+
+Only ``model.step()`` is timed (with ``time.perf_counter``); model construction
+is excluded from the throughput figures and shown in its own column. Each
+measurement is repeated and the best (fastest) repeat is reported.
+
+Definitions:
+    agents            mean of ``len(model.agents)``, read after every tick
+    agent-steps       sum over ticks of ``len(model.agents)``
+    agent-steps/s     agent-steps / seconds spent in ``model.step()``
+    ms/tick/1k agents 1000 * step seconds / ticks / (agents / 1000); constant
+                      under linear scaling
+
+Run from the repository root:
+    .venv/bin/python benchmarks/bench_model.py            # 1x, 10x, 100x
+    .venv/bin/python benchmarks/bench_model.py --quick    # 1x and 10x only
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import mesa
+import numpy as np
+from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
+
+from kctsim import KCTModel, default_parameters, regime_names, technology_names
+
+POPULATION_KEYS = (
+    "n_leader_firms",
+    "n_smes",
+    "n_state_orgs",
+    "n_universities",
+    "n_scientists",
+    "n_users",
+)
+
+# (scale, repeats in a full run, repeats with --quick); Boltzmann at 100x takes
+# ~25-30 s per repeat, so it gets fewer repeats.
+FULL_PLAN = ((1, 5), (10, 3), (100, 2))
+QUICK_PLAN = ((1, 3), (10, 1))
+
+
+@dataclass
+class Result:
+    model: str
+    scale: int
+    repeats: int
+    ticks: int
+    build_s: float  # construction time of the best repeat (not in throughput)
+    step_s: float  # best (smallest) total time in model.step() over the repeats
+    agent_steps: int  # sum over ticks of len(model.agents), best repeat
+    mean_agents: float
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.agent_steps / self.step_s
+
+    @property
+    def ms_per_tick_per_1k(self) -> float:
+        return 1000.0 * self.step_s / self.ticks / (self.mean_agents / 1000.0)
+
+
+def time_run(build: Callable[[], Any], ticks: int) -> tuple[float, float, int]:
+    """Build a model, step it ``ticks`` times; return (build s, step s, agent-steps)."""
+    gc.collect()
+    t0 = time.perf_counter()
+    model = build()
+    build_s = time.perf_counter() - t0
+    agent_steps = 0
+    step_s = 0.0
+    for _ in range(ticks):
+        t = time.perf_counter()
+        model.step()
+        step_s += time.perf_counter() - t
+        agent_steps += len(model.agents)  # counted outside the timed region
+    del model
+    return build_s, step_s, agent_steps
+
+
+def best_of(name: str, scale: int, build: Callable[[], Any], ticks: int, repeats: int) -> Result:
+    runs = [time_run(build, ticks) for _ in range(repeats)]
+    build_s, step_s, agent_steps = min(runs, key=lambda r: r[1])
+    return Result(
+        model=name,
+        scale=scale,
+        repeats=repeats,
+        ticks=ticks,
+        build_s=build_s,
+        step_s=step_s,
+        agent_steps=agent_steps,
+        mean_agents=agent_steps / ticks,
+    )
+
+
+def kct_builder(
+    scale: int, ticks: int, tech: str, regime: str, seed: int
+) -> Callable[[], KCTModel]:
+    population = default_parameters().population
+    counts = {key: int(population[key]) * scale for key in POPULATION_KEYS}
+
+    def build() -> KCTModel:
+        # horizon = ticks so the model is sized for, and runs through, every timed tick
+        return KCTModel(technology=tech, regime=regime, horizon=ticks, rng=seed, **counts)
+
+    return build
+
+
+def boltzmann_builder(n: int, seed: int) -> Callable[[], BoltzmannWealth]:
+    side = math.ceil(math.sqrt(n))  # same density as the example default (100 on 10x10)
+
+    def build() -> BoltzmannWealth:
+        return BoltzmannWealth(BoltzmannScenario(n=n, width=side, height=side, rng=seed))
+
+    return build
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'model':<10} {'scale':>5} {'agents':>9} {'ticks':>5} {'reps':>4} "
+        f"{'build s':>8} {'step s':>8} {'agent-steps':>12} {'agent-steps/s':>14} "
+        f"{'ms/tick/1k ag':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.model:<10} {f'{r.scale}x':>5} {r.mean_agents:>9.1f} {r.ticks:>5} "
+            f"{r.repeats:>4} {r.build_s:>8.3f} {r.step_s:>8.3f} {r.agent_steps:>12,} "
+            f"{r.steps_per_s:>14,.0f} {r.ms_per_tick_per_1k:>13.3f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="only 1x and 10x, fewer repeats")
+    parser.add_argument("--ticks", type=int, default=80, help="ticks per run (default 80)")
+    parser.add_argument("--tech", default="key_generic", choices=technology_names())
+    parser.add_argument("--regime", default="spiral", choices=regime_names())
+    parser.add_argument("--seed", type=int, default=12345, help="seed for both models")
+    args = parser.parse_args(argv)
+    if args.ticks < 1:
+        parser.error("--ticks must be >= 1")
+
+    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    print("kctsim vs Mesa Boltzmann wealth: agent-steps per second")
+    print(
+        f"python {platform.python_version()}, mesa {mesa.__version__}, numpy {np.__version__}, "
+        f"{platform.machine()}, {os.cpu_count()} cpus"
+    )
+    print(
+        f"KCTModel(technology={args.tech!r}, regime={args.regime!r}), seed {args.seed}, "
+        f"{args.ticks} ticks; scales: {', '.join(f'{s}x' for s, _ in plan)}"
+    )
+    print(
+        "Timed: model.step() only (construction excluded, shown as 'build s'); "
+        "best of 'reps' repeats."
+    )
+    print(
+        "agents = mean len(model.agents) over ticks; Boltzmann n = round(KCTModel agents), "
+        "grid side = ceil(sqrt(n))."
+    )
+    print(flush=True)
+
+    results: list[Result] = []
+    pairs: list[tuple[Result, Result]] = []
+    for scale, repeats in plan:
+        kct = best_of(
+            "kctsim",
+            scale,
+            kct_builder(scale, args.ticks, args.tech, args.regime, args.seed),
+            args.ticks,
+            repeats,
+        )
+        n = max(1, round(kct.mean_agents))
+        boltz = best_of("boltzmann", scale, boltzmann_builder(n, args.seed), args.ticks, repeats)
+        results += [kct, boltz]
+        pairs.append((kct, boltz))
+        print(
+            f"  done {scale}x: kctsim {kct.steps_per_s:,.0f}/s, "
+            f"boltzmann {boltz.steps_per_s:,.0f}/s",
+            flush=True,
+        )
+
+    print()
+    print_table(results)
+    print()
+    for kct, boltz in pairs:
+        print(
+            f"ratio kctsim / Boltzmann agent-steps/s at {kct.scale}x: "
+            f"{kct.steps_per_s / boltz.steps_per_s:.2f}x"
+        )
+    kcts = [k for k, _ in pairs]
+    costs = [k.ms_per_tick_per_1k for k in kcts]
+    print(
+        "KCTModel ms per tick per 1000 agents: "
+        + ", ".join(f"{k.scale}x {c:.3f}" for k, c in zip(kcts, costs, strict=True))
+        + f"; largest / smallest: {max(costs) / min(costs):.2f}"
+    )
+    print()
+
+    kct1, boltz1 = pairs[0]
+    print(
+        "kctsim / Boltzmann agent-steps/s ratio at default size: "
+        f"{kct1.steps_per_s / boltz1.steps_per_s:.1f}x (goal >= 10x)"
+    )
+    last = kcts[-1]
+    note = "" if last.scale == 100 else " (100x skipped with --quick)"
+    print(
+        f"cost per tick per agent, {last.scale}x vs 1x: "
+        f"{last.ms_per_tick_per_1k / kct1.ms_per_tick_per_1k:.2f} "
+        f"(goal: <= ~1, i.e. linear){note}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

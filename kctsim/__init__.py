@@ -1,0 +1,33 @@
+"""kctsim: an agent-based (Mesa) model of key-core-technology breakthrough.
+
+Quantifies the six propositions of a qualitative paper on the classification,
+causes of absence and breakthrough modes of key core technologies in China's
+manufacturing (see docs/ODD.md and ../shared/MODEL.md).
+"""
+
+from kctsim.config import (
+    ConfigError,
+    Levers,
+    TechnologyType,
+    default_parameters,
+    load_regime,
+    load_technology,
+    regime_names,
+    technology_names,
+)
+from kctsim.model import KCTModel
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "KCTModel",
+    "Levers",
+    "TechnologyType",
+    "__version__",
+    "default_parameters",
+    "load_regime",
+    "load_technology",
+    "regime_names",
+    "technology_names",
+]

@@ -1,0 +1,282 @@
+"""The ``kctsim`` command line.
+
+Each subcommand is a function ``add_<name>(subparsers)`` that builds its parser
+and sets ``handler`` (a function ``Namespace -> int``) as a default; it is
+listed in :data:`SUBCOMMANDS`. To add one (sweep, propositions, report,
+dashboard), write such a function and append it there.
+
+Every usage error, bad value or refused write is reported as one line on
+stderr, ``kctsim: error: <what, where, what is allowed>``, with exit code 2,
+and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from kctsim.config import ConfigError, regime_names, technology_names
+from kctsim.results import ResultsExistError, check_out_dir, run_model, write_results
+
+PROG = "kctsim"
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+class CommandFailed(Exception):
+    """The input was fine but the command could not finish: one line, exit code 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing usage and exiting.
+
+    argparse would print the usage block plus the message; we want exactly one
+    line, and ``main`` returns the exit code instead of calling ``sys.exit``
+    so it can be called in-process.
+    """
+
+    command_names: tuple[str, ...] = ()
+
+    def error(self, message: str) -> NoReturn:
+        if self.command_names and "required: COMMAND" in message:
+            message += f" (one of: {', '.join(self.command_names)})"
+        elif message.startswith("unrecognized arguments"):
+            message += f"; see '{self.prog} --help' for the options"
+        raise UsageError(message)
+
+
+# ------------------------------------------------------------ value checking
+
+
+def _name_type(kind: str, allowed: Callable[[], list[str]]) -> Callable[[str], str]:
+    """An argparse type that accepts one of ``allowed()`` and names them all if not."""
+
+    def check(value: str) -> str:
+        names = allowed()
+        if value in names:
+            return value
+        close = difflib.get_close_matches(value, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(
+            f"unknown {kind} {value!r}{hint}; allowed: {', '.join(names)}"
+        )
+
+    check.__name__ = kind  # argparse names the type in some messages
+    return check
+
+
+def _int_range_text(minimum: int, maximum: int | None) -> str:
+    if maximum is not None:
+        return f"an integer from {minimum} to {maximum}"
+    return "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+
+
+def _int_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type for integers in [minimum, maximum] whose message says so."""
+    allowed = _int_range_text(minimum, maximum)
+
+    def check(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum or (maximum is not None and number > maximum):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {value!r}")
+        return number
+
+    check.__name__ = "integer"
+    return check
+
+
+def _max_horizon() -> int | None:
+    """The largest horizon the model accepts, so --ticks can say so up front."""
+    import kctsim.config
+
+    # Looked up softly: if the config stops declaring a range, the model still checks.
+    bounds = getattr(kctsim.config, "PARAMETER_RANGES", {}).get("horizon")
+    return int(bounds[1]) if bounds else None
+
+
+def _default_horizon() -> str:
+    try:
+        from kctsim.config import default_parameters
+
+        return str(default_parameters().horizon)
+    except Exception:  # help must work even if the defaults file is broken
+        return "the model's default horizon"
+
+
+# ------------------------------------------------------------------- kctsim run
+
+
+def add_run(subparsers: Any) -> None:
+    """``kctsim run``: one run, a summary table, results on disk."""
+    techs, regimes, max_ticks = technology_names(), regime_names(), _max_horizon()
+    p = subparsers.add_parser(
+        "run",
+        help="run the model once and write its results",
+        description=(
+            "Run the model once for one technology type under one regime, print a "
+            "summary and write metrics, ledger, spillover and summary tables (Parquet "
+            "and CSV) plus manifest.json to the output directory."
+        ),
+    )
+    p.add_argument(
+        "--tech",
+        type=_name_type("technology type", technology_names),
+        default="key_generic",
+        metavar="TYPE",
+        help=f"technology type, one of: {', '.join(techs)} (default: key_generic)",
+    )
+    p.add_argument(
+        "--regime",
+        type=_name_type("regime", regime_names),
+        default="spiral",
+        metavar="NAME",
+        help=f"regime preset, one of: {', '.join(regimes)} (default: spiral)",
+    )
+    p.add_argument(
+        "--ticks",
+        type=_int_type(1, max_ticks),
+        default=None,
+        metavar="N",
+        help=(
+            f"ticks (quarters) to run, {_int_range_text(1, max_ticks)} "
+            f"(default: the model's horizon, {_default_horizon()})"
+        ),
+    )
+    p.add_argument(
+        "--seed",
+        type=_int_type(0),
+        default=0,
+        metavar="S",
+        help="random seed, an integer >= 0; the same seed gives the same run (default: 0)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/run"),
+        metavar="DIR",
+        help=(
+            "directory for the results, created if missing; relative paths are "
+            "relative to the current directory (default: results/run)"
+        ),
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace results of an earlier run in --out (default: refuse)",
+    )
+    p.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Check the output directory, run the model, print the summary, write the results."""
+    # Checked before the run so a bad --out costs nothing and writes nothing.
+    _check_out(args.out, args.overwrite)
+    results = run_model(
+        technology=args.tech, regime=args.regime, horizon=args.ticks, seed=args.seed
+    )
+    print(format_summary(results.summary.iloc[0].to_dict()))
+    try:
+        paths = write_results(results, args.out, overwrite=args.overwrite)
+    except (ResultsExistError, NotADirectoryError) as exc:  # appeared during the run
+        raise UsageError(f"--out: {exc}") from exc
+    except OSError as exc:  # e.g. no permission or disk full; nothing was left behind
+        raise CommandFailed(f"cannot write results to {args.out}: {exc}") from exc
+    print(f"\nwrote {len(paths)} files to {args.out}/")
+    return EXIT_OK
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    try:
+        check_out_dir(out, overwrite)
+    except ResultsExistError as exc:
+        raise UsageError(
+            f"--out: {out} already holds kctsim results from an earlier run; "
+            "pass --overwrite to replace them or choose another --out"
+        ) from exc
+    except NotADirectoryError as exc:
+        raise UsageError(f"--out: {exc}; give a directory path") from exc
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The summary row as an aligned two-column table."""
+    broke = f"yes, at tick {int(s['breakthrough_tick'])}" if s["broke_through"] else "no"
+    rows = [
+        ("technology", s["technology"]),
+        ("regime", s["regime"]),
+        ("seed", s["seed"]),
+        ("ticks", s["ticks_run"]),
+        ("broke through", broke),
+        ("P(breakthrough) at horizon", f"{s['p_breakthrough']:.3f}"),
+        ("best fitness", f"{s['best_fitness']:.3f}"),
+        ("spillover share", f"{s['spillover_share']:.3f}"),
+        ("free-riding share", f"{s['free_riding_share']:.3f}"),
+        ("misallocation index", f"{s['misallocation_index']:.3f}"),
+        ("adoption share", f"{s['adoption_share']:.3f}"),
+        ("exits / entries", f"{int(s['total_exits'])} / {int(s['total_entries'])}"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+# ------------------------------------------------------------------------ main
+
+SUBCOMMANDS: list[Callable[[Any], None]] = [add_run]
+"""Functions that each add one subcommand to the parser."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kctsim`` parser with every subcommand of :data:`SUBCOMMANDS`."""
+    from kctsim import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "kctsim: an agent-based model of how key core technologies in "
+            "manufacturing are broken through under different governance regimes."
+        ),
+        epilog="Run 'kctsim COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, title="commands"
+    )
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    parser.command_names = tuple(subparsers.choices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``kctsim``; returns the exit code."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return args.handler(args)
+    except SystemExit as exc:  # --help and --version exit through argparse
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except (UsageError, ConfigError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except CommandFailed as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> int:
+    one_line = " ".join(message.split())
+    print(f"{PROG}: error: {one_line}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

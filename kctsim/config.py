@@ -1,0 +1,427 @@
+"""Validated, frozen configuration: levers, technology types, parameters.
+
+Everything a run depends on is read from the data files shipped in
+``kctsim/data`` (presets and defaults) and checked here, once, before a model
+is built. Mechanism code only ever sees the frozen objects defined below; it
+never sees a regime's or a technology type's name (MODEL.md section 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from typing import Any
+
+AGENT_TYPES = ("leader_firm", "sme", "state_org", "university", "government")
+"""Organisation types that search; the row order of the model's arrays."""
+
+CORE_SUBJECTS = ("leader_firm", "state_org", "government", "none")
+CONSORTIUM_HUBS = ("leader_firm", "state_org", "open", "none")
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+def _suggest(key: str, allowed: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unknown(key: str, allowed, where: str) -> ConfigError:
+    return ConfigError(
+        f"{where}: unknown key {key!r}{_suggest(key, list(allowed))}; "
+        f"allowed: {', '.join(sorted(allowed))}"
+    )
+
+
+def _number(value: Any, where: str, lo: float, hi: float, integer: bool = False):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "an integer" if integer else "a number"
+        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+    if integer and not float(value).is_integer():
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ConfigError(f"{where}: {value!r} is outside the allowed range [{lo}, {hi}]")
+    return int(value) if integer else float(value)
+
+
+def _choice(value: Any, where: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(
+            f"{where}: {value!r} is not allowed{_suggest(str(value), allowed)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return value
+
+
+# --------------------------------------------------------------------- levers
+
+# name -> (lower, upper) for numeric levers in [lo, hi].
+_UNIT = (0.0, 1.0)
+LEVER_RANGES: dict[str, tuple[float, float]] = {
+    "targeted_share": _UNIT,
+    "matching_ratio": (0.0, 10.0),
+    "selection_noise": (0.0, 10.0),
+    "direction_setting": _UNIT,
+    "result_sharing": _UNIT,
+    "ip_protection": _UNIT,
+    "info_sharing": _UNIT,
+    "social_trust": _UNIT,
+    "risk_tolerance": _UNIT,
+    "people_orientation": _UNIT,
+    "user_participation": _UNIT,
+    "imitation_bias": _UNIT,
+    "platform": _UNIT,
+    "bottleneck_following": _UNIT,
+    "front_loading": (0.0, 3.0),
+    "entry_rate": (0.0, 100.0),
+}
+
+
+@dataclass(frozen=True)
+class Levers:
+    """The governance levers of MODEL.md section 5; a regime is one set of them.
+
+    Args:
+        core_subject: type that gets the targeted money and the government's
+            direction (``leader_firm``, ``state_org``, ``government``, ``none``).
+        targeted_share: share of the budget to the core subject and its consortium.
+        matching_ratio: government money per unit of the recipient's own R&D;
+            0 means unconditional grants.
+        selection_noise: error (sd, in fitness units) of the government's
+            judgement of whom and what to fund.
+        direction_setting: chance a funded search step must head for the
+            government's chosen design.
+        consortium: hub type of the consortium, ``open`` (teams are linked
+            partners) or ``none``.
+        result_sharing: share of consortium results pooled, and of the
+            consortium's premium redistributed by contribution.
+        ip_protection: lowers the leak of designs to non-partners.
+        info_sharing: chance (times trust) a linked partner's design is seen.
+        social_trust: initial trust and persistence of links.
+        risk_tolerance: chance a failing agent is rescued; raises exploration.
+        people_orientation: scientists' mobility and start-up founding.
+        user_participation: share of users who co-innovate with their supplier.
+        imitation_bias: chance a successful R&D step imitates rather than originates.
+        platform: government platforms; raises link formation.
+        stage_weights: fixed split of the budget over the chain's stages.
+        bottleneck_following: how far the split follows the stages' need instead.
+        front_loading: how far the budget is spent early in the horizon
+            (0 = sustained; the total over the horizon is unchanged).
+        entry_rate: expected start-ups per tick.
+    """
+
+    core_subject: str = "none"
+    targeted_share: float = 0.0
+    matching_ratio: float = 0.0
+    selection_noise: float = 0.1
+    direction_setting: float = 0.0
+    consortium: str = "none"
+    result_sharing: float = 0.0
+    ip_protection: float = 0.5
+    info_sharing: float = 0.5
+    social_trust: float = 0.5
+    risk_tolerance: float = 0.5
+    people_orientation: float = 0.3
+    user_participation: float = 0.0
+    imitation_bias: float = 0.5
+    platform: float = 0.3
+    stage_weights: tuple[float, ...] = (1 / 3, 1 / 3, 1 / 3)
+    bottleneck_following: float = 0.0
+    front_loading: float = 0.0
+    entry_rate: float = 0.2
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], where: str = "levers") -> Levers:
+        """Validate a mapping of lever values (all levers must be present)."""
+        names = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in names:
+                raise _unknown(key, names, where)
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ConfigError(f"{where}: missing levers {', '.join(missing)}")
+        return cls(**_validate_levers(dict(values), where))
+
+    def replace(self, where: str = "levers", **changes: Any) -> Levers:
+        """A copy with some levers changed, validated."""
+        merged = asdict(self) | changes
+        return Levers.from_mapping(merged, where)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stage_weights"] = list(self.stage_weights)
+        return d
+
+
+def _validate_levers(values: dict[str, Any], where: str) -> dict[str, Any]:
+    out = dict(values)
+    out["core_subject"] = _choice(
+        values["core_subject"], f"{where}.core_subject", CORE_SUBJECTS
+    )
+    out["consortium"] = _choice(values["consortium"], f"{where}.consortium", CONSORTIUM_HUBS)
+    for name, (lo, hi) in LEVER_RANGES.items():
+        out[name] = _number(values[name], f"{where}.{name}", lo, hi)
+    weights = values["stage_weights"]
+    if not isinstance(weights, list | tuple) or not weights:
+        raise ConfigError(
+            f"{where}.stage_weights: expected a non-empty list of numbers, got {weights!r}"
+        )
+    ws = [_number(w, f"{where}.stage_weights", 0.0, 1e6) for w in weights]
+    if sum(ws) <= 0:
+        raise ConfigError(f"{where}.stage_weights: weights must not all be zero")
+    out["stage_weights"] = tuple(w / sum(ws) for w in ws)
+    return out
+
+
+LEVER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Levers))
+
+
+# ----------------------------------------------------------------- technology
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One NK landscape of a technology: a whole technology or one chain stage."""
+
+    name: str
+    n_bits: int
+    k: int
+    target_quantile: float
+    frontier: bool
+
+
+@dataclass(frozen=True)
+class TechnologyType:
+    """A technology type as data (MODEL.md section 3).
+
+    Args:
+        name: identifier, e.g. ``key_generic``.
+        description: one line for reports and the dashboard.
+        stages: the chain of landscapes (one for a single technology).
+        turbulence: chance per tick that one bit's contribution table is redrawn.
+        blockade: chance an attempt to imitate a foreign design is refused.
+        rival_hazard: chance per tick a foreign rival reaches the target.
+        cost_multiplier: R&D cost relative to the global cost scale.
+    """
+
+    name: str
+    description: str
+    stages: tuple[Stage, ...]
+    turbulence: float
+    blockade: float
+    rival_hazard: float
+    cost_multiplier: float
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str) -> TechnologyType:
+        allowed = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in allowed:
+                raise _unknown(key, allowed, where)
+        for key in allowed:
+            if key not in data:
+                raise ConfigError(f"{where}: missing key {key!r}")
+        raw_stages = data["stages"]
+        if not isinstance(raw_stages, list) or not raw_stages:
+            raise ConfigError(f"{where}.stages: expected at least one [[stages]] table")
+        stages = []
+        for i, st in enumerate(raw_stages):
+            w = f"{where}.stages[{i}]"
+            stage_keys = [f.name for f in fields(Stage)]
+            for key in st:
+                if key not in stage_keys:
+                    raise _unknown(key, stage_keys, w)
+            n = _number(st.get("n_bits"), f"{w}.n_bits", 2, 16, integer=True)
+            stages.append(
+                Stage(
+                    name=str(st.get("name", f"stage{i}")),
+                    n_bits=n,
+                    k=_number(st.get("k"), f"{w}.k", 0, n - 1, integer=True),
+                    target_quantile=_number(
+                        st.get("target_quantile"), f"{w}.target_quantile", 0.5, 1.0
+                    ),
+                    frontier=bool(st.get("frontier", False)),
+                )
+            )
+        return cls(
+            name=str(data["name"]),
+            description=str(data["description"]),
+            stages=tuple(stages),
+            turbulence=_number(data["turbulence"], f"{where}.turbulence", 0.0, 1.0),
+            blockade=_number(data["blockade"], f"{where}.blockade", 0.0, 1.0),
+            rival_hazard=_number(data["rival_hazard"], f"{where}.rival_hazard", 0.0, 1.0),
+            cost_multiplier=_number(
+                data["cost_multiplier"], f"{where}.cost_multiplier", 1e-3, 1e3
+            ),
+        )
+
+    def replace(self, where: str = "technology", **changes: Any) -> TechnologyType:
+        data = asdict(self) | changes
+        data["stages"] = [s if isinstance(s, dict) else asdict(s) for s in data["stages"]]
+        return TechnologyType.from_mapping(data, where)
+
+
+# ----------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class AgentTypeParams:
+    """Per organisation type constants (``[agent_types.*]`` in defaults.toml)."""
+
+    capital: float
+    base_revenue: float
+    operating_cost: float
+    rnd_efficiency: float
+    exploration: float
+    absorptive_capacity: float
+    contribution: float
+    premium: float
+    learns_contribution: bool
+    publishes: bool
+    sells: bool
+    soft_budget: bool
+    stage_preference: tuple[float, ...]
+
+
+# name -> (lower, upper, integer?) for the global parameters.
+PARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {
+    "horizon": (1, 100_000, True),
+    "cost_scale": (1e-6, 1e6, False),
+    "budget": (0.0, 1e9, False),
+    "block_grant_share": (0.0, 1.0, False),
+    "search_candidates": (1, 16, True),
+    "feedback_candidates": (0.0, 16.0, False),
+    "max_candidates": (1, 16, True),
+    "jump_bits": (1, 16, True),
+    "spillover": (0.0, 1.0, False),
+    "fermi_temperature": (1e-6, 1e3, False),
+    "learning_rate": (0.0, 1.0, False),
+    "mutation": (0.0, 1.0, False),
+    "trust_gain": (0.0, 1.0, False),
+    "trust_decay": (0.0, 1.0, False),
+    "link_drop": (0.0, 1.0, False),
+    "link_rate": (0.0, 1.0, False),
+    "initial_degree": (0.0, 1000.0, False),
+    "scientist_mobility": (0.0, 1.0, False),
+    "startup_rate": (0.0, 1.0, False),
+    "expertise_capability": (0.0, 10.0, False),
+    "expertise_absorption": (0.0, 1.0, False),
+    "bass_p": (0.0, 1.0, False),
+    "bass_q": (0.0, 1.0, False),
+    "price": (0.0, 1e6, False),
+    "usable_fraction": (0.0, 1.0, False),
+    "rescue_floor": (0.0, 10.0, False),
+    "soft_budget_floor": (0.0, 10.0, False),
+    "start_quantile": (0.01, 1.0, False),
+    "start_distance": (0.0, 1.0, False),
+    "hazard_samples": (1, 10_000, True),
+}
+
+POPULATION_RANGES: dict[str, tuple[int, int]] = {
+    "n_leader_firms": (0, 1_000_000),
+    "n_smes": (0, 1_000_000),
+    "n_state_orgs": (0, 1_000_000),
+    "n_universities": (0, 1_000_000),
+    "n_scientists": (0, 10_000_000),
+    "n_users": (0, 10_000_000),
+}
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """All non-lever inputs of a run: population sizes, mechanism constants."""
+
+    population: dict[str, int]
+    values: dict[str, float]
+    agent_types: dict[str, AgentTypeParams] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "values")
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def replace(self, where: str = "parameters", **changes: Any) -> Parameters:
+        population = dict(self.population)
+        values = dict(self.values)
+        for key, value in changes.items():
+            if key in POPULATION_RANGES:
+                lo, hi = POPULATION_RANGES[key]
+                population[key] = _number(value, f"{where}.{key}", lo, hi, integer=True)
+            elif key in PARAMETER_RANGES:
+                lo, hi, integer = PARAMETER_RANGES[key]
+                values[key] = _number(value, f"{where}.{key}", lo, hi, integer)
+            else:
+                raise _unknown(key, [*POPULATION_RANGES, *PARAMETER_RANGES], where)
+        if sum(population[k] for k in POPULATION_RANGES if k not in ("n_users", "n_scientists")) == 0:
+            raise ConfigError(f"{where}: at least one organisation (firm, state org or university) is needed")
+        return Parameters(population, values, self.agent_types)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "population": dict(self.population),
+            "parameters": dict(self.values),
+            "agent_types": {k: asdict(v) for k, v in self.agent_types.items()},
+        }
+
+
+# ---------------------------------------------------------------- data files
+
+
+def _data_file(*parts: str):
+    return resources.files("kctsim").joinpath("data", *parts)
+
+
+def _read_toml(*parts: str) -> dict[str, Any]:
+    with _data_file(*parts).open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def regime_names() -> list[str]:
+    """Names of the regime presets shipped with kctsim."""
+    return sorted(p.name[:-5] for p in _data_file("regimes").iterdir() if p.name.endswith(".toml"))
+
+
+def technology_names() -> list[str]:
+    """Names of the technology types shipped with kctsim."""
+    return sorted(
+        p.name[:-5] for p in _data_file("technologies").iterdir() if p.name.endswith(".toml")
+    )
+
+
+def load_regime(name: str) -> Levers:
+    """The levers of a regime preset, e.g. ``load_regime("spiral")``."""
+    _choice(name, "regime", tuple(regime_names()))
+    data = _read_toml("regimes", f"{name}.toml")
+    return Levers.from_mapping(data["levers"], f"regimes/{name}.toml [levers]")
+
+
+def regime_description(name: str) -> str:
+    _choice(name, "regime", tuple(regime_names()))
+    return str(_read_toml("regimes", f"{name}.toml").get("description", ""))
+
+
+def load_technology(name: str) -> TechnologyType:
+    """A technology type shipped with kctsim, e.g. ``load_technology("key_generic")``."""
+    _choice(name, "technology type", tuple(technology_names()))
+    return TechnologyType.from_mapping(
+        _read_toml("technologies", f"{name}.toml"), f"technologies/{name}.toml"
+    )
+
+
+def default_parameters() -> Parameters:
+    """The defaults of ``kctsim/data/defaults.toml``, validated."""
+    data = _read_toml("defaults.toml")
+    agent_types = {}
+    for type_name in AGENT_TYPES:
+        raw = dict(data["agent_types"][type_name])
+        raw["stage_preference"] = tuple(raw["stage_preference"])
+        agent_types[type_name] = AgentTypeParams(**raw)
+    base = Parameters(dict(data["population"]), {}, agent_types)
+    return base.replace("defaults.toml", **data["parameters"], **data["population"])

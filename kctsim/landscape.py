@@ -1,0 +1,122 @@
+"""NK fitness landscapes as precomputed numpy tables (Kauffman 1993; Levinthal 1997).
+
+A design is an N-bit integer. Bit i contributes a U(0,1) value that depends on
+itself and K other bits; raw fitness is the mean contribution. The whole table
+of 2^N raw fitness values is computed once, so every look-up is an index, and
+fitness is the raw value divided by the table's maximum (global optimum = 1).
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+
+class NKLandscape:
+    """An NK landscape with turbulence and cached neighbourhood statistics.
+
+    Args:
+        n_bits: N, the number of design choices (at most 16: the table has 2^N rows).
+        k: K, how many other bits each bit's contribution depends on.
+        rng: the numpy Generator that draws interactions and contributions.
+    """
+
+    def __init__(self, n_bits: int, k: int, rng: np.random.Generator) -> None:
+        if not 1 <= n_bits <= 16 or not 0 <= k < n_bits:
+            raise ValueError(f"need 1 <= N <= 16 and 0 <= K < N, got N={n_bits}, K={k}")
+        self.n_bits = n_bits
+        self.k = k
+        self.rng = rng
+        self.size = 1 << n_bits
+        designs = np.arange(self.size, dtype=np.int64)
+        bits = (designs[:, None] >> np.arange(n_bits)) & 1  # (2^N, N)
+        # Each bit depends on itself and K distinct other bits (random interactions).
+        self.dependencies = np.empty((n_bits, k + 1), dtype=np.int64)
+        for i in range(n_bits):
+            others = np.delete(np.arange(n_bits), i)
+            self.dependencies[i, 0] = i
+            self.dependencies[i, 1:] = rng.choice(others, size=k, replace=False)
+        # Index of each design into each bit's contribution table: (N, 2^N).
+        weights = 1 << np.arange(k + 1)
+        self._index = np.stack([bits[:, dep] @ weights for dep in self.dependencies])
+        self.tables = rng.random((n_bits, 1 << (k + 1)))
+        self._contrib = np.take_along_axis(self.tables, self._index, axis=1)
+        self.flip_masks = (1 << np.arange(n_bits)).astype(np.int64)
+        self.version = 0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.raw = self._contrib.mean(axis=0)
+        self.raw_max = float(self.raw.max())
+        self.fitness = self.raw / self.raw_max
+        self._cache: dict[tuple, np.ndarray] = {}
+        self.version += 1
+
+    def redraw_bit(self, bit: int) -> None:
+        """Turbulence: redraw one bit's contribution table and recompute fitness."""
+        self.tables[bit] = self.rng.random(self.tables.shape[1])
+        self._contrib[bit] = self.tables[bit, self._index[bit]]
+        self._refresh()
+
+    def quantile(self, q: float) -> float:
+        """The fitness at quantile q of all 2^N designs."""
+        return float(np.quantile(self.fitness, q))
+
+    def design_at_quantile(self, q: float) -> int:
+        """The design whose fitness is closest to quantile q."""
+        return int(np.argmin(np.abs(self.fitness - self.quantile(q))))
+
+    def neighbours(self, designs: np.ndarray) -> np.ndarray:
+        """One-bit neighbours of each design: shape (len(designs), N)."""
+        return designs[:, None] ^ self.flip_masks[None, :]
+
+    def jump_masks(self, n_flips: int) -> np.ndarray:
+        """All masks with exactly ``n_flips`` bits set (the long-jump moves)."""
+        key = ("masks", n_flips)
+        if key not in self._cache:
+            combos = np.array(list(combinations(range(self.n_bits), n_flips)), dtype=np.int64)
+            self._cache[key] = (1 << combos).sum(axis=1)
+        return self._cache[key]
+
+    def local_optima(self) -> np.ndarray:
+        """Boolean table: no one-bit neighbour is fitter."""
+        key = ("optima",)
+        if key not in self._cache:
+            nb = self.fitness[self.neighbours(np.arange(self.size))]
+            self._cache[key] = (nb < self.fitness[:, None]).all(axis=1)
+        return self._cache[key]
+
+    def count_reaching(self, gate: float, n_flips: int = 1) -> np.ndarray:
+        """For every design x, how many designs exactly ``n_flips`` bits from x reach the gate.
+
+        An XOR-convolution of the reaching set with the shell of radius
+        ``n_flips``, done with Walsh-Hadamard transforms in O(N 2^N).
+        """
+        key = ("reach", gate, n_flips)
+        if key not in self._cache:
+            good = (self.fitness >= gate).astype(float)
+            shell = (np.bitwise_count(np.arange(self.size)) == n_flips).astype(float)
+            counts = _walsh_hadamard(_walsh_hadamard(good) * _walsh_hadamard(shell)) / self.size
+            self._cache[key] = np.rint(counts).astype(np.int64)
+        return self._cache[key]
+
+    def climb(self, design: int) -> int:
+        """Steepest-ascent local search from ``design`` to a local optimum."""
+        while True:
+            nb = self.neighbours(np.array([design]))[0]
+            best = nb[np.argmax(self.fitness[nb])]
+            if self.fitness[best] <= self.fitness[design]:
+                return design
+            design = int(best)
+
+
+def _walsh_hadamard(values: np.ndarray) -> np.ndarray:
+    """Unnormalised fast Walsh-Hadamard transform of a vector of length 2^N."""
+    a = values.astype(float).copy()
+    h = 1
+    while h < a.size:
+        a = a.reshape(-1, 2, h)
+        a = np.stack([a[:, 0] + a[:, 1], a[:, 0] - a[:, 1]], axis=1)
+        h *= 2
+    return a.reshape(-1)

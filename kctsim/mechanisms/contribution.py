@@ -1,0 +1,45 @@
+"""Step 3a: organisations learn their R&D contribution r from their payoffs.
+
+Each organisation that learns (firms and state-managed organisations) compares
+its payoff over the last tick (change in capital per unit of starting capital)
+with a random peer of its own type and, with the Fermi probability
+1 / (1 + exp(-(payoff_peer - payoff_own) / kappa)) (Szabo & Toke 1998), moves
+its r part of the way toward the peer's, plus a small exploration noise. Where
+results leak and appropriability is low, low-r imitators earn more and r falls:
+free-riding emerges rather than being imposed (MODEL.md section 6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+R_MAX = 0.9  # nobody puts all its capital into R&D in one quarter
+
+
+def learn(model) -> None:
+    o, p, rng = model.orgs, model.params, model.rng
+    capital = o.view("capital")
+    payoff = (capital - o.view("capital_prev")) / np.maximum(o.view("capital0"), 1e-9)
+    o.view("payoff")[:] = payoff
+    o.view("capital_prev")[:] = capital
+    if model.tick == 1:
+        return  # no payoff observed yet
+    learners = np.flatnonzero(o.view("alive") & o.view("learns"))
+    if len(learners) < 2:
+        return
+    types = o.type[learners]
+    # A random peer of the same type for every learner (vectorised by sorting on type).
+    order = np.argsort(types, kind="stable")
+    sorted_types = types[order]
+    starts = np.searchsorted(sorted_types, sorted_types, side="left")
+    ends = np.searchsorted(sorted_types, sorted_types, side="right")
+    sizes = ends - starts
+    pick = starts + (rng.random(len(order)) * sizes).astype(np.int64)
+    peer = np.empty_like(learners)
+    peer[order] = learners[order[pick]]
+    gain = payoff[peer] - payoff[learners]
+    switch = rng.random(len(learners)) < 1.0 / (1.0 + np.exp(-gain / p.fermi_temperature))
+    r = o.r[learners]
+    r = np.where(switch & (sizes[np.argsort(order)] > 1), r + p.learning_rate * (o.r[peer] - r), r)
+    r = r + p.mutation * rng.standard_normal(len(learners))
+    o.r[learners] = np.clip(r, 0.0, R_MAX)

@@ -1,0 +1,111 @@
+"""The breakthrough hazard h(t): the model's own chance of breaking through this tick.
+
+Computed from the tick's :class:`~kctsim.mechanisms.rnd.Plan` -- the same
+probabilities the draws then follow -- and the fitness tables (MODEL.md
+section 7). For row i on stage s, the chance its move reaches the gate is
+
+    q = p_success * [iota * P_imitate + (1 - iota) * (lambda * P_jump + (1 - lambda) * P_local)]
+
+where P_local (best of m random flips, possibly held to the direction) and
+P_jump (a random ``jump_bits``-bit flip) are exact hypergeometric counts over
+the fitness table, and P_imitate (each differing bit copied independently) is
+a Monte Carlo average over ``hazard_samples`` copy masks drawn from a stream of
+its own, which is unbiased, so the martingale identity E[breakthroughs] =
+E[sum of h over ticks at risk] still holds. Rows draw independently, and the
+chain's stages independently, so the stage passes with 1 - prod_i(1 - q) and
+the whole technology with the product over stages not yet passed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from math import comb
+
+import numpy as np
+
+
+@cache
+def _miss_table(n_max: int = 16) -> np.ndarray:
+    """miss[a, g, m] = C(a - g, m) / C(a, m): m distinct picks among a miss all g hits."""
+    miss = np.zeros((n_max + 1, n_max + 1, n_max + 1))
+    for a in range(n_max + 1):
+        for g in range(a + 1):
+            for m in range(n_max + 1):
+                k = min(m, a)
+                miss[a, g, m] = comb(a - g, k) / comb(a, k)
+    return miss
+
+
+def _p_local(allowed: np.ndarray, reaching: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Chance that m random distinct picks among ``allowed`` flips hit a reaching one."""
+    return np.where(allowed > 0, 1.0 - _miss_table()[allowed, reaching, m], 0.0)
+
+
+def stage_reach_probability(model, plan, s: int) -> np.ndarray:
+    """q for every row with a chance of success on stage s (zeros elsewhere)."""
+    sp = plan.stages[s]
+    land = model.tech.landscapes[s]
+    gate = model.tech.gates[s]
+    N = land.n_bits
+    q = np.zeros(len(sp.design))
+    rows = np.flatnonzero(sp.p_success > 0)
+    design, own, m = sp.design[rows], sp.own[rows], plan.candidates[rows]
+    reach_next_door = land.count_reaching(gate, 1)[design]
+    near = reach_next_door > 0  # local search only reaches the gate from next door
+
+    p_local = np.zeros(len(rows))
+    if near.any():
+        blind = _p_local(np.full(len(rows), N), reach_next_door, m)
+        directed = plan.directed[rows]
+        held = np.zeros(len(rows))
+        held_rows = np.flatnonzero(near & (directed > 0))
+        if len(held_rows):
+            d = design[held_rows]
+            towards = ((d ^ model.direction[s])[:, None] & land.flip_masks) != 0
+            hits = (land.fitness[d[:, None] ^ land.flip_masks] >= gate) & towards
+            held[held_rows] = _p_local(towards.sum(axis=1), hits.sum(axis=1), m[held_rows])
+        p_local = np.where(near, directed * held + (1 - directed) * blind, 0.0)
+    L = min(model.params.jump_bits, N)
+    p_jump = land.count_reaching(gate, L)[design] / comb(N, L)
+
+    p_imitate = np.zeros(len(rows))
+    for weight, src, src_row in (
+        (1.0 - plan.blockade, sp.source_open[rows], sp.source_open_row[rows]),
+        (plan.blockade, sp.source_refused[rows], sp.source_refused_row[rows]),
+    ):
+        if weight == 0:
+            continue
+        better = (src_row != -1) & (land.fitness[src] > own)
+        p_branch = np.where(better, 0.0, p_local)
+        mc = np.flatnonzero(better)
+        if len(mc):
+            p_branch[mc] = _p_copy(model, land, gate, design[mc], src[mc],
+                                   plan.absorption[rows[mc]])
+        p_imitate += weight * p_branch
+    jump = plan.jump[rows]
+    innovate = jump * p_jump + (1 - jump) * p_local
+    q[rows] = sp.p_success[rows] * (plan.imitate * p_imitate + (1 - plan.imitate) * innovate)
+    return q
+
+
+def _p_copy(model, land, gate, design, src, absorption) -> np.ndarray:
+    """Monte Carlo chance that copying each differing bit with prob a reaches the gate."""
+    M = model.params.hazard_samples
+    bits = model.hazard_rng.random((len(design), M, land.n_bits)) < absorption[:, None, None]
+    masks = bits @ land.flip_masks  # (rows, M)
+    result = design[:, None] ^ ((design ^ src)[:, None] & masks)
+    return (land.fitness[result] >= gate).mean(axis=1)
+
+
+def breakthrough_hazard(model, plan) -> float:
+    """h(t): the chance every stage is past its gate at the end of this tick."""
+    alive = model.census().alive_rows
+    h = 1.0
+    for s in range(model.n_stages):
+        if (model.raw_fitness[alive, s] >= model.tech.gates[s]).any():
+            continue  # this stage is already passed
+        q = stage_reach_probability(model, plan, s)
+        h *= -np.expm1(np.log1p(-q).sum())
+        if h == 0.0:
+            break
+    return float(h)

@@ -1,0 +1,72 @@
+"""Step 5 (people): scientists raise their team's capability, move, found start-ups.
+
+A scientist's expertise adds to its employer's R&D efficiency and absorptive
+capacity. Under people-orientation a scientist looks, with probability
+scientist_mobility x people_orientation per tick, at a random other team and
+moves if that team's design is better (more promising); after a discovery (a
+new best design of the system on a stage) one of the discovering team's
+scientists founds a start-up with probability startup_rate x
+people_orientation, taking the design along (MODEL.md sections 4 and 5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kctsim.config import AGENT_TYPES
+from kctsim.ledger import NO_ID, TYPE_CODE
+
+GOV = AGENT_TYPES.index("government")
+
+
+def employable_rows(model) -> np.ndarray:
+    """Organisations that can employ scientists (all alive but the government)."""
+    o = model.orgs
+    return np.flatnonzero(o.view("alive") & (o.view("type") != GOV))
+
+
+def refresh_expertise(model) -> None:
+    o, sc = model.orgs, model.scientists
+    o.view("expertise")[:] = np.bincount(
+        sc.view("employer"), weights=sc.view("expertise"), minlength=o.n
+    )[: o.n]
+
+
+def move_and_found(model) -> None:
+    sc, o, lev, p, rng = model.scientists, model.orgs, model.levers, model.params, model.rng
+    model.tick_startups = 0
+    hosts = employable_rows(model)
+    if sc.n and len(hosts):
+        employer = sc.view("employer")
+        look = rng.random(sc.n) < p.scientist_mobility * lev.people_orientation
+        target = rng.choice(hosts, sc.n)
+        promise = model.effective_fitness.mean(axis=1)
+        move = look & (promise[target] > promise[employer])
+        employer[move] = target[move]
+        model.tick_moves_scientists = int(move.sum())
+    discoveries = np.unique(np.asarray(model.discoveries, dtype=np.int64))
+    if len(discoveries) and sc.n:
+        found = discoveries[rng.random(len(discoveries)) < p.startup_rate * lev.people_orientation]
+        for row in found:
+            staff = np.flatnonzero(sc.view("employer") == row)
+            if len(staff) == 0:
+                continue
+            founder = staff[rng.integers(len(staff))]
+            new = model.add_organisations("sme", 1, designs=o.design[row][None, :].copy())
+            seed_capital(model, new)
+            sc.employer[founder] = new[0]
+            model.tick_startups += 1
+    refresh_expertise(model)
+
+
+def seed_capital(model, rows: np.ndarray) -> None:
+    """Investors (the market) put in the new firms' starting capital."""
+    from kctsim.mechanisms import spillover  # spillover imports nothing of ours: no cycle
+
+    o = model.orgs
+    model.ledger.record(
+        model.tick, "seed_capital", TYPE_CODE["market"], NO_ID, o.type[rows], o.uid[rows],
+        o.capital[rows],
+    )
+    spillover.join_consortium(model, rows)
+    model.tick_entries += len(rows)

@@ -1,0 +1,218 @@
+"""Step 3b: R&D -- spending, success, and what a success does.
+
+An organisation spends s = r * (own funds) split by its stage preference, plus
+the government money earmarked per stage. A stage's attempt succeeds with
+probability 1 - exp(-zeta * s / cost_scale) (zeta raised by its scientists).
+A success either imitates -- copies the best design it can see (partners,
+consortium pool, public pool, or the foreign design unless the blockade
+refuses it) bit by bit, each differing bit with its absorptive capacity -- or
+innovates: a long jump of several bits with probability lambda, otherwise
+local search over m one-bit neighbours (more with participating users'
+feedback; restricted to the government's direction where it dictates one).
+A move is kept only if it is better (MODEL.md section 4).
+
+Every probability of the tick is fixed in a :class:`Plan` before any draw, so
+the breakthrough hazard (:mod:`kctsim.mechanisms.hazard`) is computed from
+exactly the rules the draws then follow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kctsim.ledger import NO_ID, TYPE_CODE
+from kctsim.mechanisms import hazard, spillover
+
+FOREIGN = -2  # source row of the foreign frontier design
+RND = TYPE_CODE["rnd"]
+IMITATION, LOCAL, JUMP = 0, 1, 2
+
+
+@dataclass
+class StagePlan:
+    """Probabilities and sources of one stage for every row."""
+
+    p_success: np.ndarray  # (n,)
+    design: np.ndarray  # (n,) current designs
+    own: np.ndarray  # (n,) raw fitness now
+    source_open: np.ndarray  # (n,) design to copy if the foreign one is not refused
+    source_open_row: np.ndarray  # (n,) its row (FOREIGN, or -1 for none)
+    source_refused: np.ndarray  # (n,) design to copy if it is refused
+    source_refused_row: np.ndarray
+
+
+@dataclass
+class Plan:
+    """Everything random in this tick's R&D, as probabilities."""
+
+    imitate: float  # chance a success imitates
+    blockade: float  # chance the foreign design is refused (0 where there is none)
+    jump: np.ndarray  # (n,) chance an innovation is a long jump
+    candidates: np.ndarray  # (n,) m: neighbours evaluated in local search
+    directed: np.ndarray  # (n,) chance local search is held to the direction
+    absorption: np.ndarray  # (n,) chance each differing bit is copied
+    stages: list[StagePlan] = field(default_factory=list)
+
+
+def spend(model) -> np.ndarray:
+    """Pay for this tick's R&D; return the spending per row and stage (n, S)."""
+    o, tick = model.orgs, model.tick
+    rows = model.census().orgs  # alive, not the government
+    capital = o.view("capital")
+    own_funds = np.maximum(capital[rows] - o.gov_money[rows], 0.0)
+    own = np.zeros(o.n)
+    own[rows] = o.r[rows] * own_funds
+    o.view("own_rnd_prev")[:] = o.view("own_rnd")
+    o.view("own_rnd")[:] = own
+    spending = own[:, None] * o.view("stage_pref") + o.view("grant")
+    capital -= spending.sum(axis=1)
+    payers, stages = np.nonzero(spending > 0)
+    model.ledger.record(
+        tick, "rnd_spend", o.type[payers], o.uid[payers], RND, NO_ID,
+        spending[payers, stages], stages,
+    )
+    model.tick_private_rnd = float(own.sum())
+    return spending
+
+
+def make_plan(model, spending: np.ndarray) -> Plan:
+    o, lev, p, tech = model.orgs, model.levers, model.params, model.tech
+    expertise = o.view("expertise")
+    efficiency = o.view("efficiency") * (1 + p.expertise_capability * expertise)
+    cost = p.cost_scale * tech.cost_multiplier
+    p_success = -np.expm1(-efficiency[:, None] * spending / cost)
+    p_success[~o.view("alive")] = 0.0
+    candidates = np.minimum(
+        p.max_candidates,
+        p.search_candidates + np.floor(p.feedback_candidates * o.view("n_feedback")),
+    ).astype(np.int64)
+    plan = Plan(
+        imitate=lev.imitation_bias,
+        blockade=tech.blockade if (tech.frontier >= 0).any() else 0.0,
+        jump=np.clip(o.view("exploration") * (0.25 + 1.5 * lev.risk_tolerance), 0.0, 1.0),
+        candidates=candidates,
+        directed=lev.direction_setting * (o.view("gov_money") > 0),
+        absorption=np.clip(o.view("absorption") + p.expertise_absorption * expertise, 0, 1),
+    )
+    visible, visible_row = spillover.visible_for(model, o.n)
+    for s, land in enumerate(tech.landscapes):
+        design = o.design[: o.n, s].copy()
+        dom, dom_row = visible[:, s], visible_row[:, s]
+        if tech.frontier[s] >= 0:
+            dom_fit = np.where(dom_row >= 0, land.fitness[dom], -np.inf)
+            foreign_better = land.fitness[tech.frontier[s]] > dom_fit
+            open_design = np.where(foreign_better, tech.frontier[s], dom)
+            open_row = np.where(foreign_better, FOREIGN, dom_row)
+        else:
+            open_design, open_row = dom, dom_row
+        plan.stages.append(
+            StagePlan(
+                p_success=p_success[:, s],
+                design=design,
+                own=model.raw_fitness[:, s],
+                source_open=open_design,
+                source_open_row=open_row,
+                source_refused=dom,
+                source_refused_row=dom_row,
+            )
+        )
+    return plan
+
+
+def research(model) -> None:
+    """Spend, plan, compute the hazard, then draw and move."""
+    spending = spend(model)
+    plan = make_plan(model, spending)
+    if model.breakthrough_tick < 0:
+        model.hazard = hazard.breakthrough_hazard(model, plan)
+    else:
+        model.hazard = 0.0
+    execute(model, plan)
+    model.refresh_fitness()
+    if model.breakthrough_tick < 0 and model.all_stages_passed():
+        model.breakthrough_tick = model.tick
+
+
+def local_search(land, design, candidates, allowed, keys) -> np.ndarray:
+    """Best of ``candidates`` random allowed one-bit flips (the design itself if none).
+
+    ``keys`` are uniform draws that order the flips at random.
+    """
+    N = land.n_bits
+    keys = np.where(allowed, keys, 2.0)
+    order = np.argsort(keys, axis=1)
+    ok = np.take_along_axis(allowed, order, axis=1) & (np.arange(N) < candidates[:, None])
+    flips = design[:, None] ^ land.flip_masks[order]
+    fit = np.where(ok, land.fitness[flips], -1.0)
+    pick = np.argmax(fit, axis=1)
+    rows = np.arange(len(design))
+    return np.where(ok[rows, pick], flips[rows, pick], design)
+
+
+def execute(model, plan: Plan) -> None:
+    """Draw successes and moves from the plan; keep improvements; book gains."""
+    o, rng, tech = model.orgs, model.rng, model.tech
+    n = o.n
+    succeeded = np.zeros(n, dtype=bool)
+    for s, (sp, land) in enumerate(zip(plan.stages, tech.landscapes, strict=True)):
+        N = land.n_bits
+        rows = np.flatnonzero(rng.random(n) < sp.p_success)
+        k = len(rows)
+        if k == 0:
+            continue
+        succeeded[rows] = True
+        design, own = sp.design[rows], sp.own[rows]
+        u = rng.random((4, k))
+        imitate, refused = u[0] < plan.imitate, u[1] < plan.blockade
+        jump, directed = u[2] < plan.jump[rows], u[3] < plan.directed[rows]
+        bits = rng.random((3, k, N))
+
+        # Imitation: copy each differing bit of the source with the absorptive capacity.
+        src = np.where(refused, sp.source_refused[rows], sp.source_open[rows])
+        src_row = np.where(refused, sp.source_refused_row[rows], sp.source_open_row[rows])
+        has_source = (src_row != -1) & (land.fitness[src] > own)
+        copy_mask = (bits[0] < plan.absorption[rows, None]) @ land.flip_masks
+        copied = design ^ ((design ^ src) & copy_mask)
+
+        # Local search: best of m random flips, only towards the direction if held to it.
+        towards = ((design ^ model.direction[s])[:, None] & land.flip_masks) != 0
+        allowed = np.where(directed[:, None], towards, True)
+        local = local_search(land, design, plan.candidates[rows], allowed, bits[1])
+
+        # Long jump: flip `jump_bits` random bits at once.
+        L = min(model.params.jump_bits, N)
+        flips = np.argsort(bits[2], axis=1)[:, :L]
+        jumped = design ^ land.flip_masks[flips].sum(axis=1)
+
+        kind = np.where(imitate & has_source, IMITATION, np.where(~imitate & jump, JUMP, LOCAL))
+        new = np.select([kind == IMITATION, kind == JUMP], [copied, jumped], local)
+        gain = land.fitness[new] - own
+        kept = gain > 0
+        _book(model, s, rows[kept], kind[kept], gain[kept], src_row[kept], new[kept])
+    o.view("succeeded")[:] = succeeded
+
+
+def _book(model, s, rows, kind, gain, src_row, new) -> None:
+    """Apply kept moves and record who gained how much from whose work."""
+    if len(rows) == 0:
+        return
+    o = model.orgs
+    best_before = model.raw_fitness[model.census().alive_rows, s].max()
+    o.design[rows, s] = new
+    imit = kind == IMITATION
+    o.spill_gain[rows[imit]] += gain[imit]
+    o.own_gain[rows[~imit]] += gain[~imit]
+    sources = src_row[imit]
+    source_types = np.where(sources == FOREIGN, model.spill_matrix.shape[0] - 1, o.type[sources])
+    np.add.at(model.spill_matrix, (source_types, o.type[rows[imit]]), gain[imit])
+    model.tick_spill += float(gain[imit].sum())
+    model.tick_innovation += float(gain[~imit].sum())
+    n_imit = int(imit.sum())
+    model.tick_moves_imitation += n_imit
+    model.tick_moves_innovation += len(rows) - n_imit
+    model.changed[rows] = True
+    innovators = rows[~imit]
+    record = innovators[model.tech.landscapes[s].fitness[new[~imit]] > best_before]
+    model.discoveries.extend(record.tolist())

@@ -1,0 +1,354 @@
+"""KCTModel: the Mesa model of key-core-technology breakthrough (MODEL.md).
+
+One tick is a quarter. The order of a tick (MODEL.md section 4) is written in
+:meth:`KCTModel.step`; each line calls one mechanism module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from mesa import Model
+from mesa.datacollection import DataCollector
+
+from kctsim.agents import ORGANISATION_CLASSES, Organisation, Scientist, User
+from kctsim.config import (
+    AGENT_TYPES,
+    LEVER_NAMES,
+    ConfigError,
+    Levers,
+    Parameters,
+    TechnologyType,
+    default_parameters,
+    load_regime,
+    load_technology,
+)
+from kctsim.ledger import Ledger
+from kctsim.mechanisms import (
+    contribution,
+    demography,
+    funding,
+    market,
+    network,
+    people,
+    rnd,
+    spillover,
+)
+from kctsim.metrics import measure, model_reporters, reset_tick_counters
+from kctsim.population import Census, Table
+from kctsim.technology import Technology
+
+POPULATION_KEYS = {
+    "leader_firm": "n_leader_firms",
+    "sme": "n_smes",
+    "state_org": "n_state_orgs",
+    "university": "n_universities",
+}
+
+
+class KCTModel(Model):
+    """Agents searching for a key core technology under a governance regime.
+
+    Args:
+        technology: a technology type name (``key_generic``, ``cutting_edge``,
+            ``major_strategic``) or a :class:`TechnologyType`.
+        regime: a regime preset name (``spiral``, ``jungle``, ``main_layout``,
+            ``dislocated``, ``path_dependent``, ``misallocated``) or :class:`Levers`.
+        horizon: ticks (quarters) after which ``running`` turns False.
+        n_leader_firms: leader firms at the start.
+        n_smes: SMEs at the start.
+        n_state_orgs: state-managed organisations at the start.
+        n_universities: universities and research institutes.
+        n_scientists: scientists.
+        n_users: users.
+        parameters: a full :class:`Parameters` to start from instead of the defaults.
+        rng: seed (int, SeedSequence or Generator) for every random draw of the run.
+        **overrides: any lever (e.g. ``ip_protection=0.9``) or parameter
+            (e.g. ``cost_scale=20``) by name, overriding the preset and defaults.
+    """
+
+    def __init__(
+        self,
+        technology: str | TechnologyType = "key_generic",
+        regime: str | Levers = "spiral",
+        horizon: int | None = None,
+        n_leader_firms: int | None = None,
+        n_smes: int | None = None,
+        n_state_orgs: int | None = None,
+        n_universities: int | None = None,
+        n_scientists: int | None = None,
+        n_users: int | None = None,
+        parameters: Parameters | None = None,
+        rng: Any = None,
+        **overrides: Any,
+    ) -> None:
+        seed_seq = _seed_sequence(rng)
+        super().__init__(rng=np.random.default_rng(seed_seq))
+        self.seed_entropy = seed_seq.entropy
+        self.seed_spawn_key = tuple(seed_seq.spawn_key)
+        tech_seq, hazard_seq = seed_seq.spawn(2)
+
+        self.tech_spec = (
+            technology if isinstance(technology, TechnologyType) else load_technology(technology)
+        )
+        levers = regime if isinstance(regime, Levers) else load_regime(regime)
+        self.regime_name = regime if isinstance(regime, str) else "custom"
+        lever_changes = {k: v for k, v in overrides.items() if k in LEVER_NAMES}
+        if lever_changes:
+            levers = levers.replace("levers", **lever_changes)
+            self.regime_name = f"{self.regime_name}*"
+        self.levers = levers
+        params = parameters or default_parameters()
+        param_changes = {k: v for k, v in overrides.items() if k not in LEVER_NAMES}
+        given = {
+            "horizon": horizon,
+            "n_leader_firms": n_leader_firms,
+            "n_smes": n_smes,
+            "n_state_orgs": n_state_orgs,
+            "n_universities": n_universities,
+            "n_scientists": n_scientists,
+            "n_users": n_users,
+        }
+        param_changes |= {k: v for k, v in given.items() if v is not None}
+        self.params = params.replace("parameters", **param_changes) if param_changes else params
+        n_stages = len(self.tech_spec.stages)
+        if n_stages > 1 and len(levers.stage_weights) != n_stages:
+            raise ConfigError(
+                f"levers.stage_weights: {len(levers.stage_weights)} weights for a chain of "
+                f"{n_stages} stages; give one weight per stage"
+            )
+
+        self.tech = Technology(self.tech_spec, np.random.default_rng(tech_seq))
+        self.hazard_rng = np.random.default_rng(hazard_seq)
+        self.horizon = int(self.params.horizon)
+        self.n_stages = n_stages
+        self.ledger = Ledger()
+        self._build_population()
+        self.government = self.org_agents[self.government_row]
+
+        funding.setup(self)
+        market.setup(self)
+        network.setup(self)
+        spillover.setup(self)
+        measure_setup(self)
+
+        self.datacollector = DataCollector(model_reporters=model_reporters(self.n_stages))
+        measure(self)  # tick 0: the initial state
+        self.datacollector.collect(self)
+        self.running = True
+
+    # ------------------------------------------------------------------ setup
+
+    def _build_population(self) -> None:
+        p = self.params
+        S = self.n_stages
+        counts = {t: p.population[POPULATION_KEYS[t]] for t in POPULATION_KEYS}
+        counts["government"] = 1
+        n_orgs = sum(counts.values())
+        capacity = n_orgs + int(4 * (self.levers.entry_rate + 1) * self.horizon) + 8
+        self.orgs = Table(
+            {
+                "alive": (bool, ()),
+                "type": (np.int8, ()),
+                "uid": (np.int64, ()),
+                "design": (np.int64, (S,)),
+                "capital": (float, ()),
+                "capital0": (float, ()),
+                "capital_prev": (float, ()),
+                "payoff": (float, ()),
+                "r": (float, ()),
+                "r0": (float, ()),
+                "exploration": (float, ()),
+                "absorption": (float, ()),
+                "efficiency": (float, ()),
+                "premium": (float, ()),
+                "base_revenue": (float, ()),
+                "operating_cost": (float, ()),
+                "learns": (bool, ()),
+                "publishes": (bool, ()),
+                "sells": (bool, ()),
+                "soft_budget": (bool, ()),
+                "stage_pref": (float, (S,)),
+                "member": (bool, ()),
+                "hub": (bool, ()),
+                "grant": (float, (S,)),
+                "gov_money": (float, ()),
+                "own_rnd": (float, ()),
+                "own_rnd_prev": (float, ()),
+                "succeeded": (bool, ()),
+                "spill_gain": (float, ()),
+                "own_gain": (float, ()),
+                "expertise": (float, ()),
+                "n_feedback": (np.int64, ()),
+                "born": (np.int64, ()),
+                "died": (np.int64, ()),
+            },
+            capacity,
+        )
+        self.org_agents: list[Organisation] = []
+        self._census: Census | None = None
+        for type_name in AGENT_TYPES:
+            self.add_organisations(type_name, counts[type_name])
+        self.government_row = int(np.flatnonzero(self.orgs.view("type") == 4)[0])
+
+        n_sci = p.population["n_scientists"]
+        self.scientists = Table({"employer": (np.int64, ()), "expertise": (float, ())}, n_sci)
+        rows = self.scientists.add(n_sci)
+        self.scientists.expertise[rows] = self.rng.uniform(0.5, 1.5, n_sci)
+        hosts = people.employable_rows(self)
+        self.scientists.employer[rows] = (
+            self.rng.choice(hosts, n_sci) if len(hosts) else self.government_row
+        )
+        self.scientist_agents = [Scientist(self, int(r)) for r in rows]
+        people.refresh_expertise(self)
+
+        n_users = p.population["n_users"]
+        self.users = Table(
+            {
+                "supplier": (np.int64, ()),
+                "adopted": (bool, ()),
+                "participating": (bool, ()),
+                "uid": (np.int64, ()),
+            },
+            n_users,
+        )
+        rows = self.users.add(n_users)
+        self.user_agents = [User(self, int(r)) for r in rows]
+        self.users.uid[rows] = [a.unique_id for a in self.user_agents]
+
+    def add_organisations(
+        self, type_name: str, n: int, designs: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Create ``n`` organisations of a type (Mesa agents plus their rows)."""
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        o = self.orgs
+        tp = self.params.agent_types[type_name]
+        rows = o.add(n)
+        cls = ORGANISATION_CLASSES[type_name]
+        agents = [cls(self, int(r)) for r in rows]
+        self.org_agents.extend(agents)
+        o.alive[rows] = True
+        o.type[rows] = AGENT_TYPES.index(type_name)
+        o.uid[rows] = [a.unique_id for a in agents]
+        if designs is None:
+            designs = np.stack(
+                [
+                    self.tech.start_designs(
+                        n, s, self.params.start_quantile, self.params.start_distance
+                    )
+                    for s in range(self.n_stages)
+                ],
+                axis=1,
+            )
+        o.design[rows] = designs
+        for col, value in (
+            ("capital", tp.capital),
+            ("capital0", tp.capital),
+            ("capital_prev", tp.capital),
+            ("r", tp.contribution),
+            ("r0", tp.contribution),
+            ("exploration", tp.exploration),
+            ("absorption", tp.absorptive_capacity),
+            ("efficiency", tp.rnd_efficiency),
+            ("premium", tp.premium),
+            ("base_revenue", tp.base_revenue),
+            ("operating_cost", tp.operating_cost),
+            ("learns", tp.learns_contribution),
+            ("publishes", tp.publishes),
+            ("sells", tp.sells),
+            ("soft_budget", tp.soft_budget),
+        ):
+            getattr(o, col)[rows] = value
+        pref = np.asarray(tp.stage_preference[: self.n_stages], dtype=float)
+        if self.n_stages == 1 or len(pref) < self.n_stages or pref.sum() <= 0:
+            pref = np.ones(self.n_stages)
+        o.stage_pref[rows] = pref / pref.sum()
+        o.born[rows] = self.steps
+        o.died[rows] = -1
+        self._census = None
+        return rows
+
+    def census(self) -> Census:
+        """Rows of the alive organisations by role (cached until the population changes)."""
+        if self._census is None:
+            self._census = Census(self.orgs, AGENT_TYPES.index("government"))
+        return self._census
+
+    # ------------------------------------------------------------------- tick
+
+    def step(self) -> None:
+        """One quarter, in the order of MODEL.md section 4."""
+        self.tick = self.steps  # Mesa has already advanced `steps` for this call
+        self.technology_changes()
+        funding.allocate(self)  # 1. the government allocates its budget
+        market.trade(self)  # 2. users adopt and pay; revenue and premium
+        contribution.learn(self)  # 3a. contributions r move toward better-paid peers
+        rnd.research(self)  # 3b. R&D: success, imitation or search; hazard
+        spillover.spread(self)  # 4. knowledge spills to partners and the public
+        network.evolve(self)  # 5. trust and links change
+        people.move_and_found(self)  # 5. scientists move; start-ups after discoveries
+        demography.exit_and_enter(self)  # 6. exit unless rescued; entry
+        measure(self)  # 7. metrics
+        self.datacollector.collect(self)
+        self.running = self.steps < self.horizon
+
+    def technology_changes(self) -> None:
+        """Turbulence and the foreign rival, at the start of the tick."""
+        if self.tech.turbulence():
+            self.refresh_fitness()
+        if self.rival_tick < 0 and self.rng.random() < self.tech.rival_hazard:
+            self.rival_tick = self.tick
+
+    def refresh_fitness(self) -> None:
+        """Recompute every organisation's raw and effective fitness."""
+        design = self.orgs.view("design")
+        self.raw_fitness = self.tech.fitness(design)
+        alive = self.orgs.view("alive")
+        raw_alive = np.where(alive[:, None], self.raw_fitness, 0.0)
+        self.effective_fitness, self.stage_progress = self.tech.effective(raw_alive)
+
+    def all_stages_passed(self) -> bool:
+        """Breakthrough: on every stage some alive organisation holds a design past the gate."""
+        alive = self.orgs.view("alive")
+        return bool((self.raw_fitness[alive] >= self.tech.gates).any(axis=0).all())
+
+    # ------------------------------------------------------------- accessors
+
+    def collaboration_graph(self) -> nx.Graph:
+        """The current collaboration network as a networkx Graph keyed by unique_id.
+
+        Nodes carry ``type``; edges carry ``trust``. Built on demand from the
+        model's edge arrays (the hot path never touches networkx).
+        """
+        return network.to_networkx(self)
+
+
+def measure_setup(model: KCTModel) -> None:
+    """Initial values of the run-level state read by the metrics."""
+    model.tick = 0
+    model.rival_tick = -1
+    model.breakthrough_tick = -1
+    model.survival = 1.0
+    model.refresh_fitness()
+    reset_tick_counters(model)
+
+
+def _seed_sequence(rng: Any) -> np.random.SeedSequence:
+    """A SeedSequence from whatever seed a user or batch_run passes."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(int(rng.integers(2**63)))
+    if rng is None:
+        return np.random.SeedSequence()
+    if isinstance(rng, str):
+        try:
+            rng = int(rng)
+        except ValueError as exc:
+            raise ConfigError(f"rng: seed must be an integer, got {rng!r}") from exc
+    if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
+        raise ConfigError(f"rng: seed must be a non-negative integer, got {rng!r}")
+    return np.random.SeedSequence(int(rng))

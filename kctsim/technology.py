@@ -1,0 +1,94 @@
+"""A technology as the domestic system meets it: landscapes, gates, frontiers.
+
+Built from a :class:`~kctsim.config.TechnologyType` (data). One stage is a
+single technology; several stages are a chain (basic research -> technology
+generation -> application) in which work on a stage only counts up to what
+the stage before it has reached (MODEL.md section 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kctsim.config import TechnologyType
+from kctsim.landscape import NKLandscape
+
+
+class Technology:
+    """The landscapes of one technology and what counts as breaking through.
+
+    Args:
+        spec: the technology type.
+        rng: the Generator for landscapes, frontiers and turbulence.
+    """
+
+    def __init__(self, spec: TechnologyType, rng: np.random.Generator) -> None:
+        self.spec = spec
+        self.rng = rng
+        self.landscapes = [NKLandscape(s.n_bits, s.k, rng) for s in spec.stages]
+        self.n_stages = len(self.landscapes)
+        self.gates = np.empty(self.n_stages)
+        # -1 where the stage has no foreign frontier design.
+        self.frontier = np.full(self.n_stages, -1, dtype=np.int64)
+        for s, (stage, land) in enumerate(zip(spec.stages, self.landscapes, strict=True)):
+            if stage.frontier:
+                self.frontier[s] = land.design_at_quantile(stage.target_quantile)
+                self.gates[s] = land.fitness[self.frontier[s]]
+            else:
+                self.gates[s] = land.quantile(stage.target_quantile)
+        self.blockade = spec.blockade
+        self.rival_hazard = spec.rival_hazard
+        self.cost_multiplier = spec.cost_multiplier
+        self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
+
+    def start_designs(
+        self, n: int, stage: int, below_quantile: float, min_distance: float
+    ) -> np.ndarray:
+        """Random start designs below a fitness quantile and far from the frontier."""
+        land = self.landscapes[stage]
+        key = (stage, land.version, below_quantile, min_distance)
+        if self._start_pool.get(stage, (None,))[0] != key:
+            ok = land.fitness < land.quantile(below_quantile)
+            if self.frontier[stage] >= 0:
+                dist = np.bitwise_count(np.arange(land.size) ^ self.frontier[stage])
+                far = dist >= int(np.ceil(min_distance * land.n_bits))
+                if (ok & far).any():
+                    ok &= far
+            self._start_pool[stage] = (key, np.flatnonzero(ok))
+        pool = self._start_pool[stage][1]
+        return pool[self.rng.integers(len(pool), size=n)].astype(np.int64)
+
+    def turbulence(self) -> bool:
+        """With the type's probability, redraw one bit of each stage. True if any changed."""
+        changed = False
+        for land in self.landscapes:
+            if self.rng.random() < self.spec.turbulence:
+                land.redraw_bit(int(self.rng.integers(land.n_bits)))
+                changed = True
+        return changed
+
+    def fitness(self, designs: np.ndarray) -> np.ndarray:
+        """Raw fitness of each row's design per stage; designs shape (n, stages)."""
+        return np.stack(
+            [land.fitness[designs[:, s]] for s, land in enumerate(self.landscapes)], axis=1
+        )
+
+    def effective(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cap each stage by the progress of the stage before it.
+
+        Args:
+            raw: raw fitness, shape (n, stages).
+
+        Returns:
+            The effective fitness (n, stages) and each stage's progress toward
+            its gate in [0, 1] (the system's best effective fitness / gate).
+        """
+        eff = raw.copy()
+        progress = np.zeros(self.n_stages)
+        cap = np.inf
+        for s in range(self.n_stages):
+            eff[:, s] = np.minimum(raw[:, s], cap)
+            best = eff[:, s].max() if len(eff) else 0.0
+            progress[s] = min(1.0, best / self.gates[s])
+            cap = progress[s] * self.gates[s + 1] if s + 1 < self.n_stages else np.inf
+        return eff, progress
