@@ -88,7 +88,6 @@ def reset_tick_counters(model) -> None:
         model.cum_spill = model.cum_innovation = 0.0
         model.cum_moves_imitation = model.cum_moves_innovation = 0
         model.chain_blockage = 0
-        model.private_rnd_first = None
         model.hazard = 0.0
 
 
@@ -118,7 +117,11 @@ def measure(model) -> None:
     )
     model.p_breakthrough = 1.0 if model.breakthrough else 1.0 - model.survival
     model.rival_reached = int(model.rival_tick >= 0)
-    if model.breakthrough and (model.rival_tick < 0 or model.breakthrough_tick < model.rival_tick):
+    if model.tech.rival_hazard == 0:
+        model.lead = float("nan")  # no foreign rival: nobody to lead or follow
+    elif model.breakthrough and (
+        model.rival_tick < 0 or model.breakthrough_tick < model.rival_tick
+    ):
         model.lead = 1.0
     elif model.rival_reached:
         model.lead = 0.0
@@ -133,9 +136,10 @@ def measure(model) -> None:
     model.gap_to_target = float((1 - progress).mean())
     need, split = model.stage_need, model.stage_split
     model.misallocation_index = float(0.5 * np.abs(split - need).sum())
-    ready = np.concatenate([[1.0], progress[:-1]]) >= 1.0
+    # A stage is ready to be worked on once the stage before it is usable.
+    ready = np.concatenate([[1.0], progress[:-1]]) >= model.params.usable_fraction
     starved = ready & (progress < 1.0) & (split < 0.5 * need)
-    model.chain_blocked = int(starved[1:].any())
+    model.chain_blocked = int(starved.any())
     model.chain_blockage += model.chain_blocked
     for s in range(model.n_stages):
         setattr(model, f"stage_progress_{s + 1}", float(progress[s]))
@@ -158,11 +162,10 @@ def measure(model) -> None:
     model.mean_contribution = float(r.mean()) if len(learners) else 0.0
     model.gov_money = model.tick_gov_money
     model.private_rnd = model.tick_private_rnd
-    if model.private_rnd_first is None:
-        model.private_rnd_first = model.private_rnd
-    mean_gov = model.cum_gov_money / max(model.tick, 1)
-    drop = model.private_rnd_first - model.private_rnd
-    model.crowding_out = float(drop / mean_gov) if mean_gov > 0 else 0.0
+    # Private R&D the learners no longer do (at today's capital, r0 vs r), per unit
+    # of government money this tick: > 0 when public money replaces private effort.
+    shortfall = ((r0 - r) * cap).sum()
+    model.crowding_out = float(shortfall / model.gov_money) if model.gov_money > 0 else 0.0
 
     # Path dependence.
     model.cum_moves_imitation += model.tick_moves_imitation

@@ -73,6 +73,13 @@ class Technology:
             [land.fitness[designs[:, s]] for s, land in enumerate(self.landscapes)], axis=1
         )
 
+    def caps(self, progress: np.ndarray) -> np.ndarray:
+        """How far each stage's work can count: the progress of the stage before
+        it times the stage's own gate (no cap on the first stage)."""
+        caps = np.full(self.n_stages, np.inf)
+        caps[1:] = progress[:-1] * self.gates[1:]
+        return caps
+
     def effective(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cap each stage by the progress of the stage before it.
 

@@ -38,7 +38,8 @@ def learn(model) -> None:
     peer = np.empty_like(learners)
     peer[order] = learners[order[pick]]
     gain = payoff[peer] - payoff[learners]
-    switch = rng.random(len(learners)) < 1.0 / (1.0 + np.exp(-gain / p.fermi_temperature))
+    z = np.clip(gain / p.fermi_temperature, -50, 50)  # exp overflows beyond this
+    switch = rng.random(len(learners)) < 1.0 / (1.0 + np.exp(-z))
     r = o.r[learners]
     r = np.where(switch & (sizes[np.argsort(order)] > 1), r + p.learning_rate * (o.r[peer] - r), r)
     r = r + p.mutation * rng.standard_normal(len(learners))

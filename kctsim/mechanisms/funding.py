@@ -123,22 +123,28 @@ def allocate(model) -> None:
     if broad.any():
         # Broad-based support: near-equal, only mildly merit-weighted.
         pay[broad] += (rest - targeted) * _weights(seen[broad], 4 * MERIT_TEMPERATURE)
+    matched = np.zeros(len(rows), dtype=bool)
     if lev.matching_ratio > 0:
-        # Matching: conditional money is paid only against last tick's own R&D.
+        # Matching reimburses part of last tick's own R&D: conditional money that
+        # lowers the recipient's cost of R&D (it is not earmarked again).
         matched = ~is_uni
         pay[matched] = np.minimum(pay[matched], lev.matching_ratio * o.own_rnd_prev[rows[matched]])
         kind[matched] = KIND_CODE["matching"]
 
-    earmarked = pay[:, None] * split[None, :]
+    # Grants, contracts and block grants are earmarked for R&D by stage.
+    earmarked = np.where(matched[:, None], 0.0, pay[:, None] * split[None, :])
     o.grant[rows] = earmarked
     o.gov_money[rows] = pay
     o.capital[rows] += pay
     paid = float(pay.sum())
     o.capital[gov] -= paid
-    model.ledger.record(
-        tick, kind[:, None], GOV, o.uid[gov], types[:, None], o.uid[rows][:, None], earmarked,
-        np.arange(model.n_stages)[None, :],
-    )
+    ledger = model.ledger
+    stages = np.arange(model.n_stages)[None, :]
+    ledger.record(tick, kind[:, None], GOV, o.uid[gov], types[:, None], o.uid[rows][:, None],
+                  earmarked, stages)
+    if matched.any():
+        ledger.record(tick, "matching", GOV, o.uid[gov], types[matched], o.uid[rows[matched]],
+                      pay[matched])
     # The government's own research programme is spent from its balance in R&D.
     o.grant[gov] = own_research * split
     o.gov_money[gov] = own_research

@@ -48,7 +48,8 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
     gate = model.tech.gates[s]
     N = land.n_bits
     q = np.zeros(len(sp.design))
-    rows = np.flatnonzero(sp.p_success > 0)
+    # Rows already at the stage's cap cannot keep any move (it would not count).
+    rows = np.flatnonzero((sp.p_success > 0) & (sp.own < sp.cap))
     design, own, m = sp.design[rows], sp.own[rows], plan.candidates[rows]
     reach_next_door = land.count_reaching(gate, 1)[design]
     near = reach_next_door > 0  # local search only reaches the gate from next door

@@ -37,6 +37,7 @@ class StagePlan:
     p_success: np.ndarray  # (n,)
     design: np.ndarray  # (n,) current designs
     own: np.ndarray  # (n,) raw fitness now
+    cap: float  # what this stage's work can count for: the progress of the stage before
     source_open: np.ndarray  # (n,) design to copy if the foreign one is not refused
     source_open_row: np.ndarray  # (n,) its row (FOREIGN, or -1 for none)
     source_refused: np.ndarray  # (n,) design to copy if it is refused
@@ -61,7 +62,8 @@ def spend(model) -> np.ndarray:
     o, tick = model.orgs, model.tick
     rows = model.census().orgs  # alive, not the government
     capital = o.view("capital")
-    own_funds = np.maximum(capital[rows] - o.gov_money[rows], 0.0)
+    # Own funds exclude this tick's earmarked government money, spent on top.
+    own_funds = np.maximum(capital[rows] - o.grant[rows].sum(axis=1), 0.0)
     own = np.zeros(o.n)
     own[rows] = o.r[rows] * own_funds
     o.view("own_rnd_prev")[:] = o.view("own_rnd")
@@ -97,6 +99,7 @@ def make_plan(model, spending: np.ndarray) -> Plan:
         absorption=np.clip(o.view("absorption") + p.expertise_absorption * expertise, 0, 1),
     )
     visible, visible_row = spillover.visible_for(model, o.n)
+    caps = tech.caps(model.stage_progress)
     for s, land in enumerate(tech.landscapes):
         design = o.design[: o.n, s].copy()
         dom, dom_row = visible[:, s], visible_row[:, s]
@@ -112,6 +115,7 @@ def make_plan(model, spending: np.ndarray) -> Plan:
                 p_success=p_success[:, s],
                 design=design,
                 own=model.raw_fitness[:, s],
+                cap=caps[s],
                 source_open=open_design,
                 source_open_row=open_row,
                 source_refused=dom,
@@ -188,7 +192,8 @@ def execute(model, plan: Plan) -> None:
 
         kind = np.where(imitate & has_source, IMITATION, np.where(~imitate & jump, JUMP, LOCAL))
         new = np.select([kind == IMITATION, kind == JUMP], [copied, jumped], local)
-        gain = land.fitness[new] - own
+        # A move is kept if it is better as far as it counts: up to the stage's cap.
+        gain = np.minimum(land.fitness[new], sp.cap) - np.minimum(own, sp.cap)
         kept = gain > 0
         _book(model, s, rows[kept], kind[kept], gain[kept], src_row[kept], new[kept])
     o.view("succeeded")[:] = succeeded

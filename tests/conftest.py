@@ -1,0 +1,36 @@
+"""Shared fixtures for the kctsim test suite (fixtures only, no tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from kctsim.model import KCTModel
+
+
+def _run_to_end(
+    technology: str = "key_generic",
+    regime: Any = "spiral",
+    horizon: int = 10,
+    seed: Any = 0,
+    **overrides: Any,
+) -> KCTModel:
+    model = KCTModel(technology=technology, regime=regime, horizon=horizon, rng=seed, **overrides)
+    while model.running:
+        model.step()
+    return model
+
+
+@pytest.fixture
+def run_to_end() -> Callable[..., KCTModel]:
+    """Build a KCTModel and step it until ``running`` turns False; return the model."""
+    return _run_to_end
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fixed-seed numpy Generator for tests that draw their own randomness."""
+    return np.random.default_rng(20240601)
