@@ -173,6 +173,7 @@ def measure(model) -> None:
     moves = model.cum_moves_imitation + model.cum_moves_innovation
     model.imitation_share = model.cum_moves_imitation / moves if moves else 0.0
     diversity, lock = 0.0, 0.0
+    # Locked in: on a local optimum below the gate, where local search cannot move.
     for s, land in enumerate(tech.landscapes):
         d = o.design[orgs, s]
         diversity += mean_pairwise_hamming(d, land.n_bits)

@@ -244,12 +244,15 @@ class KCTModel(Model):
                 axis=1,
             )
         o.design[rows] = designs
+        # Contributions start spread around the type's mean, so that payoff-driven
+        # learning has variation to act on.
+        r0 = tp.contribution * self.rng.uniform(0.5, 1.5, n) if tp.learns_contribution else tp.contribution
         for col, value in (
             ("capital", tp.capital),
             ("capital0", tp.capital),
             ("capital_prev", tp.capital),
-            ("r", tp.contribution),
-            ("r0", tp.contribution),
+            ("r", r0),
+            ("r0", r0),
             ("exploration", tp.exploration),
             ("absorption", tp.absorptive_capacity),
             ("efficiency", tp.rnd_efficiency),

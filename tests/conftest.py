@@ -24,7 +24,7 @@ def _run_to_end(
     return model
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_to_end() -> Callable[..., KCTModel]:
     """Build a KCTModel and step it until ``running`` turns False; return the model."""
     return _run_to_end

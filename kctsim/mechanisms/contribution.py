@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-R_MAX = 0.9  # nobody puts all its capital into R&D in one quarter
+R_MAX = 0.9
+PAYOFF_MEMORY = 0.9  # weight of the past in the payoff track record (about ten quarters)
 
 
 def learn(model) -> None:
     o, p, rng = model.orgs, model.params, model.rng
     capital = o.view("capital")
-    payoff = (capital - o.view("capital_prev")) / np.maximum(o.view("capital0"), 1e-9)
-    o.view("payoff")[:] = payoff
+    latest = (capital - o.view("capital_prev")) / np.maximum(o.view("capital0"), 1e-9)
     o.view("capital_prev")[:] = capital
+    # Organisations judge by their recent track record, not by one quarter.
+    payoff = o.view("payoff")
+    payoff[:] = (1 - PAYOFF_MEMORY) * latest + PAYOFF_MEMORY * payoff
     if model.tick == 1:
         return  # no payoff observed yet
     learners = np.flatnonzero(o.view("alive") & o.view("learns"))

@@ -93,7 +93,7 @@ def make_plan(model, spending: np.ndarray) -> Plan:
     plan = Plan(
         imitate=lev.imitation_bias,
         blockade=tech.blockade if (tech.frontier >= 0).any() else 0.0,
-        jump=np.clip(o.view("exploration") * (0.25 + 1.5 * lev.risk_tolerance), 0.0, 1.0),
+        jump=np.clip(o.view("exploration") * 2.0 * lev.risk_tolerance, 0.0, 1.0),
         candidates=candidates,
         directed=lev.direction_setting * (o.view("gov_money") > 0),
         absorption=np.clip(o.view("absorption") + p.expertise_absorption * expertise, 0, 1),
@@ -160,6 +160,7 @@ def execute(model, plan: Plan) -> None:
     o, rng, tech = model.orgs, model.rng, model.tech
     n = o.n
     succeeded = np.zeros(n, dtype=bool)
+
     for s, (sp, land) in enumerate(zip(plan.stages, tech.landscapes, strict=True)):
         N = land.n_bits
         rows = np.flatnonzero(rng.random(n) < sp.p_success)
