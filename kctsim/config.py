@@ -161,9 +161,7 @@ class Levers:
 
 def _validate_levers(values: dict[str, Any], where: str) -> dict[str, Any]:
     out = dict(values)
-    out["core_subject"] = _choice(
-        values["core_subject"], f"{where}.core_subject", CORE_SUBJECTS
-    )
+    out["core_subject"] = _choice(values["core_subject"], f"{where}.core_subject", CORE_SUBJECTS)
     out["consortium"] = _choice(values["consortium"], f"{where}.consortium", CONSORTIUM_HUBS)
     for name, (lo, hi) in LEVER_RANGES.items():
         out[name] = _number(values[name], f"{where}.{name}", lo, hi)
@@ -256,9 +254,7 @@ class TechnologyType:
             turbulence=_number(data["turbulence"], f"{where}.turbulence", 0.0, 1.0),
             blockade=_number(data["blockade"], f"{where}.blockade", 0.0, 1.0),
             rival_hazard=_number(data["rival_hazard"], f"{where}.rival_hazard", 0.0, 1.0),
-            cost_multiplier=_number(
-                data["cost_multiplier"], f"{where}.cost_multiplier", 1e-3, 1e3
-            ),
+            cost_multiplier=_number(data["cost_multiplier"], f"{where}.cost_multiplier", 1e-3, 1e3),
         )
 
     def replace(self, where: str = "technology", **changes: Any) -> TechnologyType:
@@ -359,8 +355,13 @@ class Parameters:
                 values[key] = _number(value, f"{where}.{key}", lo, hi, integer)
             else:
                 raise _unknown(key, [*POPULATION_RANGES, *PARAMETER_RANGES], where)
-        if sum(population[k] for k in POPULATION_RANGES if k not in ("n_users", "n_scientists")) == 0:
-            raise ConfigError(f"{where}: at least one organisation (firm, state org or university) is needed")
+        if (
+            sum(population[k] for k in POPULATION_RANGES if k not in ("n_users", "n_scientists"))
+            == 0
+        ):
+            raise ConfigError(
+                f"{where}: at least one organisation (firm, state org or university) is needed"
+            )
         return Parameters(population, values, self.agent_types)
 
     def as_dict(self) -> dict[str, Any]:

@@ -59,7 +59,9 @@ RUN_METRICS = (
 def stage_metric_names(n_stages: int) -> list[str]:
     """Per-stage metrics: progress toward the gate, funding share and need share."""
     return [
-        f"{m}_{s + 1}" for s in range(n_stages) for m in ("stage_progress", "stage_funding", "stage_need")
+        f"{m}_{s + 1}"
+        for s in range(n_stages)
+        for m in ("stage_progress", "stage_funding", "stage_need")
     ]
 
 

@@ -246,7 +246,11 @@ class KCTModel(Model):
         o.design[rows] = designs
         # Contributions start spread around the type's mean, so that payoff-driven
         # learning has variation to act on.
-        r0 = tp.contribution * self.rng.uniform(0.5, 1.5, n) if tp.learns_contribution else tp.contribution
+        r0 = (
+            tp.contribution * self.rng.uniform(0.5, 1.5, n)
+            if tp.learns_contribution
+            else tp.contribution
+        )
         for col, value in (
             ("capital", tp.capital),
             ("capital0", tp.capital),

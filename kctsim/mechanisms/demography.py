@@ -42,14 +42,18 @@ def exit_and_enter(model) -> None:
     low = o.soft_budget[rows] & (capital < p.soft_budget_floor * capital0)
     if low.any():
         soft = rows[low]
-        _government_pays(model, "soft_budget", soft, p.soft_budget_floor * o.capital0[soft] - o.capital[soft])
+        _government_pays(
+            model, "soft_budget", soft, p.soft_budget_floor * o.capital0[soft] - o.capital[soft]
+        )
 
     failing = rows[(capital < 0) & ~low]
     if len(failing):
         saved = rng.random(len(failing)) < lev.risk_tolerance
         rescued = failing[saved]
         if len(rescued):
-            _government_pays(model, "bailout", rescued, p.rescue_floor * o.capital0[rescued] - o.capital[rescued])
+            _government_pays(
+                model, "bailout", rescued, p.rescue_floor * o.capital0[rescued] - o.capital[rescued]
+            )
         if (~saved).any():
             remove(model, failing[~saved])
 

@@ -140,11 +140,20 @@ def allocate(model) -> None:
     o.capital[gov] -= paid
     ledger = model.ledger
     stages = np.arange(model.n_stages)[None, :]
-    ledger.record(tick, kind[:, None], GOV, o.uid[gov], types[:, None], o.uid[rows][:, None],
-                  earmarked, stages)
+    ledger.record(
+        tick,
+        kind[:, None],
+        GOV,
+        o.uid[gov],
+        types[:, None],
+        o.uid[rows][:, None],
+        earmarked,
+        stages,
+    )
     if matched.any():
-        ledger.record(tick, "matching", GOV, o.uid[gov], types[matched], o.uid[rows[matched]],
-                      pay[matched])
+        ledger.record(
+            tick, "matching", GOV, o.uid[gov], types[matched], o.uid[rows[matched]], pay[matched]
+        )
     # The government's own research programme is spent from its balance in R&D.
     o.grant[gov] = own_research * split
     o.gov_money[gov] = own_research

@@ -80,8 +80,9 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
         p_branch = np.where(better, 0.0, p_local)
         mc = np.flatnonzero(better)
         if len(mc):
-            p_branch[mc] = _p_copy(model, land, gate, design[mc], src[mc],
-                                   plan.absorption[rows[mc]])
+            p_branch[mc] = _p_copy(
+                model, land, gate, design[mc], src[mc], plan.absorption[rows[mc]]
+            )
         p_imitate += weight * p_branch
     jump = plan.jump[rows]
     innovate = jump * p_jump + (1 - jump) * p_local

@@ -67,7 +67,9 @@ def evolve(model) -> None:
     a, b, trust = model.edge_a, model.edge_b, model.edge_trust
     joint = o.succeeded[a] & o.succeeded[b]
     trust = np.where(
-        joint, trust + p.trust_gain * (1 - trust), trust * (1 - p.trust_decay * (1 - lev.social_trust))
+        joint,
+        trust + p.trust_gain * (1 - trust),
+        trust * (1 - p.trust_decay * (1 - lev.social_trust)),
     )
     keep = trust >= p.link_drop
     model.edge_a, model.edge_b, model.edge_trust = a[keep], b[keep], trust[keep]

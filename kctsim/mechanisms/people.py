@@ -65,7 +65,12 @@ def seed_capital(model, rows: np.ndarray) -> None:
 
     o = model.orgs
     model.ledger.record(
-        model.tick, "seed_capital", TYPE_CODE["market"], NO_ID, o.type[rows], o.uid[rows],
+        model.tick,
+        "seed_capital",
+        TYPE_CODE["market"],
+        NO_ID,
+        o.type[rows],
+        o.uid[rows],
         o.capital[rows],
     )
     spillover.join_consortium(model, rows)

@@ -72,8 +72,14 @@ def spend(model) -> np.ndarray:
     capital -= spending.sum(axis=1)
     payers, stages = np.nonzero(spending > 0)
     model.ledger.record(
-        tick, "rnd_spend", o.type[payers], o.uid[payers], RND, NO_ID,
-        spending[payers, stages], stages,
+        tick,
+        "rnd_spend",
+        o.type[payers],
+        o.uid[payers],
+        RND,
+        NO_ID,
+        spending[payers, stages],
+        stages,
     )
     model.tick_private_rnd = float(own.sum())
     return spending
