@@ -79,6 +79,14 @@ class NKLandscape:
             self._cache[key] = (1 << combos).sum(axis=1)
         return self._cache[key]
 
+    def is_local_optimum(self, designs: np.ndarray) -> np.ndarray:
+        """Whether each design has no fitter one-bit neighbour (cheap for a few designs)."""
+        return self.fitness[self.neighbours(designs)].max(axis=1) < self.fitness[designs]
+
+    def reaching_neighbours(self, designs: np.ndarray, gate: float) -> np.ndarray:
+        """How many one-bit neighbours of each design reach the gate."""
+        return (self.fitness[self.neighbours(designs)] >= gate).sum(axis=1)
+
     def local_optima(self) -> np.ndarray:
         """Boolean table: no one-bit neighbour is fitter."""
         key = ("optima",)

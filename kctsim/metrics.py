@@ -179,7 +179,7 @@ def measure(model) -> None:
     for s, land in enumerate(tech.landscapes):
         d = o.design[orgs, s]
         diversity += mean_pairwise_hamming(d, land.n_bits)
-        stuck = land.local_optima()[d] & (land.fitness[d] < tech.gates[s])
+        stuck = land.is_local_optimum(d) & (land.fitness[d] < tech.gates[s])
         lock += float(stuck.mean()) if len(d) else 0.0
     model.diversity = diversity / tech.n_stages
     model.lock_in = lock / tech.n_stages

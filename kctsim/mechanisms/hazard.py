@@ -4,7 +4,8 @@ Computed from the tick's :class:`~kctsim.mechanisms.rnd.Plan` -- the same
 probabilities the draws then follow -- and the fitness tables (MODEL.md
 section 7). For row i on stage s, the chance its move reaches the gate is
 
-    q = p_success * [iota * P_imitate + (1 - iota) * (lambda * P_jump + (1 - lambda) * P_local)]
+    q = iota * p_imitation * P_imitate
+        + (1 - iota) * p_success * (lambda * P_jump + (1 - lambda) * P_local)
 
 where P_local (best of m random flips, possibly held to the direction) and
 P_jump (a random ``jump_bits``-bit flip) are exact hypergeometric counts over
@@ -51,7 +52,7 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
     # Rows already at the stage's cap cannot keep any move (it would not count).
     rows = np.flatnonzero((sp.p_success > 0) & (sp.own < sp.cap))
     design, own, m = sp.design[rows], sp.own[rows], plan.candidates[rows]
-    reach_next_door = land.count_reaching(gate, 1)[design]
+    reach_next_door = land.reaching_neighbours(design, gate)
     near = reach_next_door > 0  # local search only reaches the gate from next door
 
     p_local = np.zeros(len(rows))
@@ -69,34 +70,37 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
     L = min(model.params.jump_bits, N)
     p_jump = land.count_reaching(gate, L)[design] / comb(N, L)
 
+    # Imitation: with 1 - blockade the open source (the foreign design where it is
+    # better), otherwise the best domestic one; the same copy masks serve both.
     p_imitate = np.zeros(len(rows))
-    for weight, src, src_row in (
-        (1.0 - plan.blockade, sp.source_open[rows], sp.source_open_row[rows]),
-        (plan.blockade, sp.source_refused[rows], sp.source_refused_row[rows]),
-    ):
-        if weight == 0:
-            continue
+    masks = _copy_masks(model, land, plan.absorption[rows])
+    open_src, refused_src = sp.source_open[rows], sp.source_refused[rows]
+    branches = [(1.0 - plan.blockade, open_src, sp.source_open_row[rows])]
+    if plan.blockade > 0:
+        branches.append((plan.blockade, refused_src, sp.source_refused_row[rows]))
+    for weight, src, src_row in branches:
         better = (src_row != -1) & (land.fitness[src] > own)
         p_branch = np.where(better, 0.0, p_local)
         mc = np.flatnonzero(better)
         if len(mc):
-            p_branch[mc] = _p_copy(
-                model, land, gate, design[mc], src[mc], plan.absorption[rows[mc]]
-            )
+            d = design[mc]
+            result = d[:, None] ^ ((d ^ src[mc])[:, None] & masks[mc])
+            p_branch[mc] = (land.fitness[result] >= gate).mean(axis=1)
         p_imitate += weight * p_branch
     jump = plan.jump[rows]
     innovate = jump * p_jump + (1 - jump) * p_local
-    q[rows] = sp.p_success[rows] * (plan.imitate * p_imitate + (1 - plan.imitate) * innovate)
+    q[rows] = (
+        plan.imitate * sp.p_imitation[rows] * p_imitate
+        + (1 - plan.imitate) * sp.p_success[rows] * innovate
+    )
     return q
 
 
-def _p_copy(model, land, gate, design, src, absorption) -> np.ndarray:
-    """Monte Carlo chance that copying each differing bit with prob a reaches the gate."""
+def _copy_masks(model, land, absorption: np.ndarray) -> np.ndarray:
+    """Monte Carlo copy masks: each bit set with the row's absorptive capacity, (rows, M)."""
     M = model.params.hazard_samples
-    bits = model.hazard_rng.random((len(design), M, land.n_bits)) < absorption[:, None, None]
-    masks = bits @ land.flip_masks  # (rows, M)
-    result = design[:, None] ^ ((design ^ src)[:, None] & masks)
-    return (land.fitness[result] >= gate).mean(axis=1)
+    bits = model.hazard_rng.random((len(absorption), M, land.n_bits)) < absorption[:, None, None]
+    return bits @ land.flip_masks
 
 
 def breakthrough_hazard(model, plan) -> float:

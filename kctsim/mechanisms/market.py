@@ -2,11 +2,12 @@
 
 Users adopt the domestic product by Bass diffusion (Bass 1969: innovation p,
 imitation q) once it is usable, and then pay their supplier each tick.
-Sellers earn base revenue, pay operating costs, and earn a premium that grows
-with their product's fitness above the sellers' mean (better technology
-sells). In a consortium with benefit sharing, a share of the members'
-premium is pooled at the hub and paid back in proportion to each member's own
-R&D, so contributors rather than free-riders gain (MODEL.md section 6).
+Sellers earn base revenue, pay operating costs, and share a technology premium
+by logit demand on their product's fitness (better technology sells; a rent
+is shared with whoever holds an equally good design, so leaks erode it). In a
+consortium with benefit sharing, a share of the members' premium is pooled at
+the hub and paid back in proportion to each member's own R&D, so contributors
+rather than free-riders gain (MODEL.md section 6).
 """
 
 from __future__ import annotations
@@ -85,8 +86,11 @@ def trade(model) -> None:
     ledger.record(tick, "operating_cost", o.type[rows], o.uid[rows], MARKET, NO_ID, cost)
 
     if len(sellers):
+        # Logit demand: the technology premium goes mostly to the best products,
+        # weighted by market access; whoever copies the best design shares its rent.
         f = model.effective_fitness[sellers, -1]
-        premium = o.premium[sellers] * np.maximum(0.0, f - f.mean())
+        w = o.premium[sellers] * np.exp((f - f.max()) / p.market_temperature)
+        premium = p.market_size * w / w.sum()
         capital[sellers] += premium
         ledger.record(
             tick, "premium_revenue", MARKET, NO_ID, o.type[sellers], o.uid[sellers], premium

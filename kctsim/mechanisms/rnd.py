@@ -1,8 +1,11 @@
 """Step 3b: R&D -- spending, success, and what a success does.
 
 An organisation spends s = r * (own funds) split by its stage preference, plus
-the government money earmarked per stage. A stage's attempt succeeds with
-probability 1 - exp(-zeta * s / cost_scale) (zeta raised by its scientists).
+the government money earmarked per stage. On each stage it either tries to
+imitate (with probability imitation_bias) or to originate; the attempt
+succeeds with probability 1 - exp(-zeta * s / cost), zeta raised by its
+scientists, where cost is cost_scale for originating and imitation_cost times
+less for imitating (imitation is cheaper: Mansfield, Schwartz & Wagner 1981).
 A success either imitates -- copies the best design it can see (partners,
 consortium pool, public pool, or the foreign design unless the blockade
 refuses it) bit by bit, each differing bit with its absorptive capacity -- or
@@ -34,7 +37,8 @@ IMITATION, LOCAL, JUMP = 0, 1, 2
 class StagePlan:
     """Probabilities and sources of one stage for every row."""
 
-    p_success: np.ndarray  # (n,)
+    p_success: np.ndarray  # (n,) chance an original attempt (search or jump) succeeds
+    p_imitation: np.ndarray  # (n,) chance an imitation attempt succeeds (imitating is cheaper)
     design: np.ndarray  # (n,) current designs
     own: np.ndarray  # (n,) raw fitness now
     cap: float  # what this stage's work can count for: the progress of the stage before
@@ -90,8 +94,10 @@ def make_plan(model, spending: np.ndarray) -> Plan:
     expertise = o.view("expertise")
     efficiency = o.view("efficiency") * (1 + p.expertise_capability * expertise)
     cost = p.cost_scale * tech.cost_multiplier
-    p_success = -np.expm1(-efficiency[:, None] * spending / cost)
-    p_success[~o.view("alive")] = 0.0
+    effort = efficiency[:, None] * spending
+    effort[~o.view("alive")] = 0.0
+    p_success = -np.expm1(-effort / cost)
+    p_imitation = -np.expm1(-effort / (cost * p.imitation_cost))
     candidates = np.minimum(
         p.max_candidates,
         p.search_candidates + np.floor(p.feedback_candidates * o.view("n_feedback")),
@@ -119,6 +125,7 @@ def make_plan(model, spending: np.ndarray) -> Plan:
         plan.stages.append(
             StagePlan(
                 p_success=p_success[:, s],
+                p_imitation=p_imitation[:, s],
                 design=design,
                 own=model.raw_fitness[:, s],
                 cap=caps[s],
@@ -169,15 +176,18 @@ def execute(model, plan: Plan) -> None:
 
     for s, (sp, land) in enumerate(zip(plan.stages, tech.landscapes, strict=True)):
         N = land.n_bits
-        rows = np.flatnonzero(rng.random(n) < sp.p_success)
+        # First the mode (imitate or originate), then whether the attempt succeeds.
+        tries_imitation = rng.random(n) < plan.imitate
+        p = np.where(tries_imitation, sp.p_imitation, sp.p_success)
+        rows = np.flatnonzero(rng.random(n) < p)
         k = len(rows)
         if k == 0:
             continue
         succeeded[rows] = True
         design, own = sp.design[rows], sp.own[rows]
-        u = rng.random((4, k))
-        imitate, refused = u[0] < plan.imitate, u[1] < plan.blockade
-        jump, directed = u[2] < plan.jump[rows], u[3] < plan.directed[rows]
+        u = rng.random((3, k))
+        imitate, refused = tries_imitation[rows], u[0] < plan.blockade
+        jump, directed = u[1] < plan.jump[rows], u[2] < plan.directed[rows]
         bits = rng.random((3, k, N))
 
         # Imitation: copy each differing bit of the source with the absorptive capacity.
@@ -198,7 +208,7 @@ def execute(model, plan: Plan) -> None:
         jumped = design ^ land.flip_masks[flips].sum(axis=1)
 
         kind = np.where(imitate & has_source, IMITATION, np.where(~imitate & jump, JUMP, LOCAL))
-        new = np.select([kind == IMITATION, kind == JUMP], [copied, jumped], local)
+        new = np.where(kind == IMITATION, copied, np.where(kind == JUMP, jumped, local))
         # A move is kept if it is better as far as it counts: up to the stage's cap.
         gain = np.minimum(land.fitness[new], sp.cap) - np.minimum(own, sp.cap)
         kept = gain > 0
