@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test venv lint bench clean
 
 run: $(STAMP)
-	$(VENV)/bin/kctsim run
+	$(VENV)/bin/kctsim run --overwrite
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m pytest -q

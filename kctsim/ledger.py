@@ -124,3 +124,23 @@ class Ledger:
         keep = ids != NO_ID
         uniq, inv = np.unique(ids[keep], return_inverse=True)
         return dict(zip(uniq.tolist(), np.bincount(inv, weights=flows[keep]).tolist(), strict=True))
+
+
+def flows_by_type_pair(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Total money moved from each account type to each other type, by kind."""
+    return (
+        ledger.groupby(["from_type", "to_type", "kind"], observed=True)["amount"]
+        .sum()
+        .reset_index()
+        .sort_values("amount", ascending=False, ignore_index=True)
+    )
+
+
+def funding_by_stage(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Government money earmarked per chain stage and tick, with each stage's share."""
+    gov = ledger[(ledger.from_type == "government") & (ledger.stage >= 0)]
+    table = gov.pivot_table(
+        index="tick", columns="stage", values="amount", aggfunc="sum", fill_value=0.0
+    )
+    shares = table.div(table.sum(axis=1), axis=0)
+    return shares.rename(columns=lambda s: f"stage_{s + 1}_share").reset_index()
