@@ -27,14 +27,15 @@ class ConfigError(ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
 
 
-def _suggest(key: str, allowed: list[str] | tuple[str, ...]) -> str:
+def suggest(key: str, allowed: list[str] | tuple[str, ...]) -> str:
+    """' (did you mean 'x'?)' for the closest allowed name, or ''."""
     close = difflib.get_close_matches(key, allowed, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _unknown(key: str, allowed, where: str) -> ConfigError:
     return ConfigError(
-        f"{where}: unknown key {key!r}{_suggest(key, list(allowed))}; "
+        f"{where}: unknown key {key!r}{suggest(key, list(allowed))}; "
         f"allowed: {', '.join(sorted(allowed))}"
     )
 
@@ -53,7 +54,7 @@ def _number(value: Any, where: str, lo: float, hi: float, integer: bool = False)
 def _choice(value: Any, where: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ConfigError(
-            f"{where}: {value!r} is not allowed{_suggest(str(value), allowed)}; "
+            f"{where}: {value!r} is not allowed{suggest(str(value), allowed)}; "
             f"allowed: {', '.join(allowed)}"
         )
     return value
@@ -296,6 +297,7 @@ PARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {
     "max_candidates": (1, 16, True),
     "jump_bits": (1, 16, True),
     "imitation_cost": (1e-3, 10.0, False),
+    "passive_absorption": (0.0, 1.0, False),
     "spillover": (0.0, 1.0, False),
     "fermi_temperature": (1e-6, 1e3, False),
     "learning_rate": (0.0, 1.0, False),

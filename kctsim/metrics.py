@@ -104,10 +104,11 @@ def mean_pairwise_hamming(designs: np.ndarray, n_bits: int) -> float:
 
 def measure(model) -> None:
     o, tech = model.orgs, model.tech
-    model.refresh_fitness()
+    if not model._fitness_current:
+        model.refresh_fitness()
     alive = o.view("alive")
     types = o.view("type")
-    orgs = np.flatnonzero(alive & (types != GOV))
+    orgs = model.census().orgs
 
     # Breakthrough and its probability over time.
     model.at_risk = int(model.tick > 0 and model.breakthrough_tick in (-1, model.tick))

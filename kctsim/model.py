@@ -17,6 +17,8 @@ from kctsim.agents import ORGANISATION_CLASSES, Organisation, Scientist, User
 from kctsim.config import (
     AGENT_TYPES,
     LEVER_NAMES,
+    PARAMETER_RANGES,
+    POPULATION_RANGES,
     ConfigError,
     Levers,
     Parameters,
@@ -24,6 +26,7 @@ from kctsim.config import (
     default_parameters,
     load_regime,
     load_technology,
+    suggest,
 )
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
@@ -95,6 +98,14 @@ class KCTModel(Model):
         )
         levers = regime if isinstance(regime, Levers) else load_regime(regime)
         self.regime_name = regime if isinstance(regime, str) else "custom"
+        known = (*LEVER_NAMES, *PARAMETER_RANGES, *POPULATION_RANGES)
+        for key in overrides:
+            if key not in known:
+                raise ConfigError(
+                    f"KCTModel: unknown keyword {key!r}{suggest(key, known)}; allowed: "
+                    "technology, regime, horizon, the population sizes, parameters, rng, "
+                    "and any lever or parameter by name (see kctsim/data/defaults.toml)"
+                )
         lever_changes = {k: v for k, v in overrides.items() if k in LEVER_NAMES}
         if lever_changes:
             levers = levers.replace("levers", **lever_changes)
@@ -275,8 +286,13 @@ class KCTModel(Model):
         o.stage_pref[rows] = pref / pref.sum()
         o.born[rows] = self.steps
         o.died[rows] = -1
-        self._census = None
+        self.population_changed()
         return rows
+
+    def population_changed(self) -> None:
+        """Organisations entered or exited: row sets and fitness arrays are stale."""
+        self._census = None
+        self._fitness_current = False
 
     def census(self) -> Census:
         """Rows of the alive organisations by role (cached until the population changes)."""
@@ -316,6 +332,7 @@ class KCTModel(Model):
         alive = self.orgs.view("alive")
         raw_alive = np.where(alive[:, None], self.raw_fitness, 0.0)
         self.effective_fitness, self.stage_progress = self.tech.effective(raw_alive)
+        self._fitness_current = True
 
     def all_stages_passed(self) -> bool:
         """Breakthrough: on every stage some alive organisation holds a design past the gate."""

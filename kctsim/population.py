@@ -55,6 +55,16 @@ class Census:
         self.alive_rows = np.flatnonzero(alive)
         self.orgs = np.flatnonzero(alive & (types != government_type))
         self.learners = np.flatnonzero(alive & orgs.view("learns"))
+        # Learners grouped by type, with each one's group start and size: peers are
+        # drawn within the group (see mechanisms.contribution).
+        learner_types = orgs.type[self.learners]
+        order = np.argsort(learner_types, kind="stable")
+        self.learners_by_type = self.learners[order]
+        sorted_types = learner_types[order]
+        self.peer_start = np.searchsorted(sorted_types, sorted_types, side="left")
+        self.peer_count = (
+            np.searchsorted(sorted_types, sorted_types, side="right") - self.peer_start
+        )
         self.sellers = np.flatnonzero(alive & orgs.view("sells"))
         self.by_type = {int(t): np.flatnonzero(alive & (types == t)) for t in np.unique(types)}
 

@@ -27,23 +27,16 @@ def learn(model) -> None:
     payoff[:] = (1 - PAYOFF_MEMORY) * latest + PAYOFF_MEMORY * payoff
     if model.tick == 1:
         return  # no payoff observed yet
-    learners = np.flatnonzero(o.view("alive") & o.view("learns"))
-    if len(learners) < 2:
+    census = model.census()
+    learners = census.learners_by_type
+    n = len(learners)
+    if n < 2:
         return
-    types = o.type[learners]
-    # A random peer of the same type for every learner (vectorised by sorting on type).
-    order = np.argsort(types, kind="stable")
-    sorted_types = types[order]
-    starts = np.searchsorted(sorted_types, sorted_types, side="left")
-    ends = np.searchsorted(sorted_types, sorted_types, side="right")
-    sizes = ends - starts
-    pick = starts + (rng.random(len(order)) * sizes).astype(np.int64)
-    peer = np.empty_like(learners)
-    peer[order] = learners[order[pick]]
-    gain = payoff[peer] - payoff[learners]
-    z = np.clip(gain / p.fermi_temperature, -50, 50)  # exp overflows beyond this
-    switch = rng.random(len(learners)) < 1.0 / (1.0 + np.exp(-z))
+    # A random peer of the same type for every learner.
+    peer = learners[census.peer_start + (rng.random(n) * census.peer_count).astype(np.int64)]
+    z = np.clip((payoff[peer] - payoff[learners]) / p.fermi_temperature, -50, 50)
+    switch = rng.random(n) < 1.0 / (1.0 + np.exp(-z))
     r = o.r[learners]
-    r = np.where(switch & (sizes[np.argsort(order)] > 1), r + p.learning_rate * (o.r[peer] - r), r)
-    r = r + p.mutation * rng.standard_normal(len(learners))
+    r += switch * p.learning_rate * (o.r[peer] - r)
+    r += p.mutation * rng.standard_normal(n)
     o.r[learners] = np.clip(r, 0.0, R_MAX)

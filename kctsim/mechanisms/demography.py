@@ -69,7 +69,7 @@ def remove(model, rows: np.ndarray) -> None:
     o.alive[rows] = False
     o.died[rows] = model.tick
     o.member[rows] = False
-    model._census = None
+    model.population_changed()
     for row in rows:
         model.org_agents[row].remove()
     network.drop_rows(model, rows)

@@ -6,8 +6,11 @@ section 7). For row i on stage s, the chance its move reaches the gate is
 
     q = iota * p_imitation * P_imitate
         + (1 - iota) * p_success * (lambda * P_jump + (1 - lambda) * P_local)
+        + (1 - iota * p_imitation - (1 - iota) * p_success) * passive * P_absorb
 
-where P_local (best of m random flips, possibly held to the direction) and
+(the last term: without an R&D success, the row absorbs the best public
+design with probability ``passive_absorption``), where P_local (best of m
+random flips, possibly held to the direction) and
 P_jump (a random ``jump_bits``-bit flip) are exact hypergeometric counts over
 the fitness table, and P_imitate (each differing bit copied independently) is
 a Monte Carlo average over ``hazard_samples`` copy masks drawn from a stream of
@@ -50,7 +53,8 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
     N = land.n_bits
     q = np.zeros(len(sp.design))
     # Rows already at the stage's cap cannot keep any move (it would not count).
-    rows = np.flatnonzero((sp.p_success > 0) & (sp.own < sp.cap))
+    alive = model.orgs.view("alive")
+    rows = np.flatnonzero(alive & (sp.own < sp.cap))
     design, own, m = sp.design[rows], sp.own[rows], plan.candidates[rows]
     reach_next_door = land.reaching_neighbours(design, gate)
     near = reach_next_door > 0  # local search only reaches the gate from next door
@@ -89,10 +93,16 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
         p_imitate += weight * p_branch
     jump = plan.jump[rows]
     innovate = jump * p_jump + (1 - jump) * p_local
-    q[rows] = (
-        plan.imitate * sp.p_imitation[rows] * p_imitate
-        + (1 - plan.imitate) * sp.p_success[rows] * innovate
-    )
+    p_imitation, p_success = sp.p_imitation[rows], sp.p_success[rows]
+    q[rows] = plan.imitate * p_imitation * p_imitate + (1 - plan.imitate) * p_success * innovate
+    # Passive absorption of the best public design, by rows whose R&D failed.
+    if plan.passive > 0 and sp.public_row >= 0:
+        p_fail = 1 - plan.imitate * p_imitation - (1 - plan.imitate) * p_success
+        d = design
+        result = d[:, None] ^ ((d ^ sp.public)[:, None] & masks)
+        better = land.fitness[sp.public] > own
+        p_copy = np.where(better, (land.fitness[result] >= gate).mean(axis=1), 0.0)
+        q[rows] += p_fail * plan.passive * p_copy
     return q
 
 

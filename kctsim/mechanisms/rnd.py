@@ -46,13 +46,16 @@ class StagePlan:
     source_open_row: np.ndarray  # (n,) its row (FOREIGN, or -1 for none)
     source_refused: np.ndarray  # (n,) design to copy if it is refused
     source_refused_row: np.ndarray
+    public: int  # the best design in the public pool (absorbed passively)
+    public_row: int  # its source row, -1 if the pool is empty
 
 
 @dataclass
 class Plan:
     """Everything random in this tick's R&D, as probabilities."""
 
-    imitate: float  # chance a success imitates
+    imitate: float  # chance an attempt is an imitation
+    passive: float  # chance a row without an R&D success absorbs the best public design
     blockade: float  # chance the foreign design is refused (0 where there is none)
     jump: np.ndarray  # (n,) chance an innovation is a long jump
     candidates: np.ndarray  # (n,) m: neighbours evaluated in local search
@@ -104,6 +107,7 @@ def make_plan(model, spending: np.ndarray) -> Plan:
     ).astype(np.int64)
     plan = Plan(
         imitate=lev.imitation_bias,
+        passive=p.passive_absorption,
         blockade=tech.blockade if (tech.frontier >= 0).any() else 0.0,
         jump=np.clip(o.view("exploration") * 2.0 * lev.risk_tolerance, 0.0, 1.0),
         candidates=candidates,
@@ -133,6 +137,8 @@ def make_plan(model, spending: np.ndarray) -> Plan:
                 source_open_row=open_row,
                 source_refused=dom,
                 source_refused_row=dom_row,
+                public=int(model.public_design[s]),
+                public_row=int(model.public_row[s]),
             )
         )
     return plan
@@ -179,7 +185,9 @@ def execute(model, plan: Plan) -> None:
         # First the mode (imitate or originate), then whether the attempt succeeds.
         tries_imitation = rng.random(n) < plan.imitate
         p = np.where(tries_imitation, sp.p_imitation, sp.p_success)
-        rows = np.flatnonzero(rng.random(n) < p)
+        success = rng.random(n) < p
+        absorb(model, plan, sp, land, s, ~success & (rng.random(n) < plan.passive))
+        rows = np.flatnonzero(success)
         k = len(rows)
         if k == 0:
             continue
@@ -214,6 +222,37 @@ def execute(model, plan: Plan) -> None:
         kept = gain > 0
         _book(model, s, rows[kept], kind[kept], gain[kept], src_row[kept], new[kept])
     o.view("succeeded")[:] = succeeded
+
+
+def absorb(model, plan: Plan, sp: StagePlan, land, s: int, tries: np.ndarray) -> None:
+    """Passive spillover: without R&D, copy bits of the best public design.
+
+    Knowledge that has leaked or been published reaches organisations through
+    products, people and papers without research of their own (Jaffe 1986);
+    what they take in is limited by their absorptive capacity. This is what
+    lets a firm that contributes nothing keep up where results leak.
+    """
+    if sp.public_row < 0:
+        return
+    target = land.fitness[sp.public]
+    rows = np.flatnonzero(tries & model.orgs.view("alive") & (sp.own < target))
+    if len(rows) == 0:
+        return
+    design, own = sp.design[rows], sp.own[rows]
+    bits = model.rng.random((len(rows), land.n_bits)) < plan.absorption[rows, None]
+    new = design ^ ((design ^ sp.public) & (bits @ land.flip_masks))
+    gain = np.minimum(land.fitness[new], sp.cap) - np.minimum(own, sp.cap)
+    kept = gain > 0
+    n_kept = int(kept.sum())
+    _book(
+        model,
+        s,
+        rows[kept],
+        np.full(n_kept, IMITATION),
+        gain[kept],
+        np.full(n_kept, sp.public_row),
+        new[kept],
+    )
 
 
 def _book(model, s, rows, kind, gain, src_row, new) -> None:

@@ -100,6 +100,8 @@ def update_visibility(model) -> None:
 
     visible = np.zeros((n, model.n_stages), dtype=np.int64)
     visible_row = np.full((n, model.n_stages), -1, dtype=np.int64)
+    model.public_design = np.zeros(model.n_stages, dtype=np.int64)
+    model.public_row = np.full(model.n_stages, -1, dtype=np.int64)
     for s, land in enumerate(model.tech.landscapes):
         f = land.fitness[design[:, s]]
         best = np.full(n, -np.inf)
@@ -112,6 +114,8 @@ def update_visibility(model) -> None:
             best[:] = pf[k]
             row[:] = model.pool_row[pool, s][k]
             visible[:, s] = model.pool_design[pool, s][k]
+            model.public_design[s] = model.pool_design[pool, s][k]
+            model.public_row[s] = model.pool_row[pool, s][k]
         if len(shared):
             k = shared[np.argmax(f[shared])]
             better = members & (f[k] > best)
