@@ -44,9 +44,13 @@ def _number(value: Any, where: str, lo: float, hi: float, integer: bool = False)
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = "an integer" if integer else "a number"
         raise ConfigError(f"{where}: expected {kind}, got {value!r}")
-    if integer and not float(value).is_integer():
+    try:
+        as_float = float(value)
+    except OverflowError:  # an integer too large for a float
+        as_float = math.inf
+    if integer and math.isfinite(as_float) and not as_float.is_integer():
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if not math.isfinite(value) or not lo <= value <= hi:
+    if not math.isfinite(as_float) or not lo <= value <= hi:
         raise ConfigError(f"{where}: {value!r} is outside the allowed range [{lo}, {hi}]")
     return int(value) if integer else float(value)
 
