@@ -92,6 +92,9 @@ LEVER_RANGES: dict[str, tuple[float, float]] = {
 class Levers:
     """The governance levers of MODEL.md section 5; a regime is one set of them.
 
+    Every lever is required: the values live in the regime presets
+    (``kctsim/data/regimes``) or a scenario file, not here.
+
     Args:
         core_subject: type that gets the targeted money and the government's
             direction (``leader_firm``, ``state_org``, ``government``, ``none``).
@@ -102,8 +105,8 @@ class Levers:
             judgement of whom and what to fund.
         direction_setting: chance a funded search step must head for the
             government's chosen design.
-        consortium: hub type of the consortium, ``open`` (teams are linked
-            partners) or ``none``.
+        consortium: hub type of the consortium, ``open`` (self-organised teams:
+            linked partners also share results) or ``none``.
         result_sharing: share of consortium results pooled, and of the
             consortium's premium redistributed by contribution.
         ip_protection: lowers the leak of designs to non-partners.
@@ -112,7 +115,8 @@ class Levers:
         risk_tolerance: chance a failing agent is rescued; raises exploration.
         people_orientation: scientists' mobility and start-up founding.
         user_participation: share of users who co-innovate with their supplier.
-        imitation_bias: chance a successful R&D step imitates rather than originates.
+        imitation_bias: chance an R&D attempt imitates (when a better design is in
+            sight) rather than originates.
         platform: government platforms; raises link formation.
         stage_weights: fixed split of the budget over the chain's stages.
         bottleneck_following: how far the split follows the stages' need instead.
@@ -121,25 +125,25 @@ class Levers:
         entry_rate: expected start-ups per tick.
     """
 
-    core_subject: str = "none"
-    targeted_share: float = 0.0
-    matching_ratio: float = 0.0
-    selection_noise: float = 0.1
-    direction_setting: float = 0.0
-    consortium: str = "none"
-    result_sharing: float = 0.0
-    ip_protection: float = 0.5
-    info_sharing: float = 0.5
-    social_trust: float = 0.5
-    risk_tolerance: float = 0.5
-    people_orientation: float = 0.3
-    user_participation: float = 0.0
-    imitation_bias: float = 0.5
-    platform: float = 0.3
-    stage_weights: tuple[float, ...] = (1 / 3, 1 / 3, 1 / 3)
-    bottleneck_following: float = 0.0
-    front_loading: float = 0.0
-    entry_rate: float = 0.2
+    core_subject: str
+    targeted_share: float
+    matching_ratio: float
+    selection_noise: float
+    direction_setting: float
+    consortium: str
+    result_sharing: float
+    ip_protection: float
+    info_sharing: float
+    social_trust: float
+    risk_tolerance: float
+    people_orientation: float
+    user_participation: float
+    imitation_bias: float
+    platform: float
+    stage_weights: tuple[float, ...]
+    bottleneck_following: float
+    front_loading: float
+    entry_rate: float
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "levers") -> Levers:

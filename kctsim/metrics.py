@@ -75,7 +75,6 @@ def model_reporters(n_stages: int) -> dict[str, str]:
 def reset_tick_counters(model) -> None:
     n = model.orgs.n
     model.changed = np.zeros(n, dtype=bool)
-    model.innovated = np.zeros(n, dtype=bool)
     model.discoveries = []
     model.tick_spill = 0.0
     model.tick_innovation = 0.0
@@ -84,7 +83,6 @@ def reset_tick_counters(model) -> None:
     model.tick_exits = 0
     model.tick_entries = 0
     model.tick_startups = 0
-    model.tick_rescue_money = 0.0
     model.tick_private_rnd = 0.0
     if not hasattr(model, "cum_spill"):
         model.cum_spill = model.cum_innovation = 0.0
@@ -139,9 +137,12 @@ def measure(model) -> None:
     model.gap_to_target = float((1 - progress).mean())
     need, split = model.stage_need, model.stage_split
     model.misallocation_index = float(0.5 * np.abs(split - need).sum())
-    # A stage is ready to be worked on once the stage before it is usable.
-    ready = np.concatenate([[1.0], progress[:-1]]) >= model.params.usable_fraction
-    starved = ready & (progress < 1.0) & (split < 0.5 * need)
+    # Judged on the progress the split and need were computed from (start of tick):
+    # a stage is ready once the stage before it is usable, starved when it gets
+    # less than half the share it needs.
+    before = model.allocation_progress
+    ready = np.concatenate([[1.0], before[:-1]]) >= model.params.usable_fraction
+    starved = ready & (before < 1.0) & (split < 0.5 * need)
     model.chain_blocked = int(starved.any())
     model.chain_blockage += model.chain_blocked
     for s in range(model.n_stages):

@@ -141,6 +141,7 @@ class KCTModel(Model):
 
         funding.setup(self)
         market.setup(self)
+        spillover.join_consortium(self, np.arange(self.orgs.n))  # before links: hubs link members
         network.setup(self)
         spillover.setup(self)
         measure_setup(self)
@@ -187,7 +188,6 @@ class KCTModel(Model):
                 "grant": (float, (S,)),
                 "gov_money": (float, ()),
                 "own_rnd": (float, ()),
-                "own_rnd_prev": (float, ()),
                 "succeeded": (bool, ()),
                 "spill_gain": (float, ()),
                 "own_gain": (float, ()),

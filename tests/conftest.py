@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 
 from kctsim.model import KCTModel
@@ -28,9 +27,3 @@ def _run_to_end(
 def run_to_end() -> Callable[..., KCTModel]:
     """Build a KCTModel and step it until ``running`` turns False; return the model."""
     return _run_to_end
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    """A fixed-seed numpy Generator for tests that draw their own randomness."""
-    return np.random.default_rng(20240601)

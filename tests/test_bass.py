@@ -79,7 +79,9 @@ def test_each_tick_adopters_are_binomial_with_rate_p_plus_q_share(adoption):
     rate = P + Q * prev / N_USERS
     at_risk = N_USERS - prev
     z = (new - at_risk * rate) / np.sqrt(at_risk * rate * (1 - rate))
-    assert np.abs(z).max() < 4.5, f"tick {np.argmax(np.abs(z)) + 1}: z = {z[np.argmax(np.abs(z))]:.2f}"
+    assert np.abs(z).max() < 4.5, (
+        f"tick {np.argmax(np.abs(z)) + 1}: z = {z[np.argmax(np.abs(z))]:.2f}"
+    )
     chi2 = float((z**2).sum())
     lo, hi = stats.chi2.ppf([0.0005, 0.9995], df=len(z))
     assert lo < chi2 < hi, f"sum of z^2 = {chi2:.1f} outside [{lo:.1f}, {hi:.1f}] (df {len(z)})"

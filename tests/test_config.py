@@ -9,7 +9,6 @@ import pytest
 
 from kctsim.config import (
     ConfigError,
-    Levers,
     default_parameters,
     load_regime,
     load_technology,
@@ -156,4 +155,4 @@ def test_technology_types_are_frozen():
 
 def test_levers_replace_validates():
     with pytest.raises(ConfigError, match="ip_protection"):
-        Levers().replace(ip_protection=2.0)
+        load_regime("spiral").replace(ip_protection=2.0)

@@ -138,7 +138,7 @@ def test_fitness_table_has_2_to_the_n_entries_and_max_exactly_1(n_bits, k):
     assert land.raw_max == land.raw.max()
     np.testing.assert_allclose(land.fitness, land.raw / land.raw_max, rtol=0, atol=0)
     # Raw fitness is a mean of U(0,1) contributions.
-    assert 0.0 < land.raw.min() and land.raw.max() < 1.0
+    assert land.raw.min() > 0.0 and land.raw.max() < 1.0
 
 
 def test_neighbours_are_the_n_one_bit_flips():
@@ -206,9 +206,7 @@ def test_redraw_bit_refreshes_every_derived_table():
     land.count_reaching(gate, 3)
     for bit in (0, 4, 8):
         land.redraw_bit(bit)
-        np.testing.assert_array_equal(
-            land.local_optima(), brute_local_optima(land.fitness, n_bits)
-        )
+        np.testing.assert_array_equal(land.local_optima(), brute_local_optima(land.fitness, n_bits))
         for n_flips in (1, 3):
             np.testing.assert_array_equal(
                 land.count_reaching(gate, n_flips),

@@ -21,7 +21,7 @@ def _final_metrics(args) -> dict[str, float]:
         "contribution_gap": metrics.contribution_gap.iloc[-1],
         "free_riding": metrics.free_riding_share.iloc[-1],
         "diversity": metrics.diversity.iloc[-1],
-        "lock_in": metrics.lock_in.iloc[-1],
+        "lock_in": metrics.lock_in.mean(),  # share locked in, averaged over the run
         "misallocation": metrics.misallocation_index.mean(),
         "blockage": metrics.chain_blockage.iloc[-1],
     }
@@ -41,12 +41,16 @@ def _paired(technology, regime, seeds, a: dict, b: dict) -> tuple[dict, dict]:
 
 def test_leaking_results_lowers_contribution():
     """Free-riding (MODEL 6): where results leak to everyone (public leaks and open
-    links), imitators keep up for less, and the capital-weighted contribution falls
-    further below its start (a larger contribution gap). Measured under subject
-    dislocation, the cause regime of P1. The effect is modest (about three
-    standard errors over 48 paired replicates), so the test uses that many."""
+    links), imitators keep up for less, contributions r fall and the capital-
+    weighted contribution falls further below its start (a larger contribution gap).
+
+    Measured under subject dislocation (the cause regime of P1) on the cutting-edge
+    type, which has no foreign frontier to copy, so that domestic spillovers are
+    what leaks. The effect is modest (about three standard errors of the gap over
+    48 paired replicates), so the test uses that many.
+    """
     leaky, tight = _paired(
-        "key_generic",
+        "cutting_edge",
         "dislocated",
         range(48),
         {"spillover": 1.0, "ip_protection": 0.0, "info_sharing": 1.0},
@@ -55,6 +59,8 @@ def test_leaking_results_lowers_contribution():
     gap_leaky, gap_tight = leaky["contribution_gap"], tight["contribution_gap"]
     assert gap_leaky.mean() > gap_tight.mean()
     assert stats.ttest_rel(gap_leaky, gap_tight).pvalue < 0.05
+    assert leaky["contribution"].mean() < tight["contribution"].mean()
+    assert leaky["free_riding"].mean() > tight["free_riding"].mean()
 
 
 def test_imitation_only_local_search_lowers_diversity_and_locks_in():
@@ -63,7 +69,7 @@ def test_imitation_only_local_search_lowers_diversity_and_locks_in():
     path, open_search = _paired(
         "cutting_edge",
         "jungle",
-        range(10),
+        range(24),
         {"imitation_bias": 0.95, "risk_tolerance": 0.0},
         {},
     )

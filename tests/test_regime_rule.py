@@ -147,9 +147,7 @@ def test_the_checked_modules_include_every_mechanism():
     assert mechanisms and mechanisms <= checked
 
 
-@pytest.mark.parametrize(
-    "path", checked_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix()
-)
+@pytest.mark.parametrize("path", checked_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_no_module_branches_on_a_regime_or_technology_name(path):
     in_mechanisms = "mechanisms" in path.relative_to(PACKAGE).parts
     found = violations(path.read_text(encoding="utf-8"), names_of_presets(), in_mechanisms)
@@ -180,6 +178,14 @@ def test_a_regime_unlike_any_preset_runs(run_to_end):
         user_participation=1.0,
         imitation_bias=0.0,
         entry_rate=3.0,
+        selection_noise=0.5,
+        direction_setting=0.5,
+        info_sharing=0.1,
+        social_trust=0.9,
+        platform=1.0,
+        stage_weights=(0.6, 0.3, 0.1),
+        bottleneck_following=0.2,
+        front_loading=2.0,
     )
     presets = {name: load_regime(name) for name in regime_names()}
     assert levers not in presets.values()

@@ -1,10 +1,11 @@
 """Step 3a: organisations learn their R&D contribution r from their payoffs.
 
 Each organisation that learns (firms and state-managed organisations) compares
-its payoff over the last tick (change in capital per unit of starting capital)
-with a random peer of its own type and, with the Fermi probability
-1 / (1 + exp(-(payoff_peer - payoff_own) / kappa)) (Szabo & Toke 1998), moves
-its r part of the way toward the peer's, plus a small exploration noise. Where
+its payoff -- its track record: a moving average (memory PAYOFF_MEMORY) of the
+change in capital per unit of starting capital -- with a random peer of its own
+type and, with the Fermi probability 1 / (1 + exp(-(payoff_peer - payoff_own) /
+kappa)) (Szabo & Toke 1998), moves its r part of the way toward the peer's,
+plus a small exploration noise. Where
 results leak and appropriability is low, low-r imitators earn more and r falls:
 free-riding emerges rather than being imposed (MODEL.md section 6).
 """

@@ -17,6 +17,7 @@ from kctsim.ledger import NO_ID, TYPE_CODE
 from kctsim.mechanisms import market, network, people
 
 GOV = AGENT_TYPES.index("government")
+INSOLVENCY_TOLERANCE = 1e-9  # below zero by more than rounding error
 
 
 def _government_pays(model, kind: str, rows: np.ndarray, amounts: np.ndarray) -> None:
@@ -31,7 +32,6 @@ def _government_pays(model, kind: str, rows: np.ndarray, amounts: np.ndarray) ->
     o.capital[gov] -= total
     o.capital[rows] += amounts
     ledger.record(tick, kind, GOV, o.uid[gov], o.type[rows], o.uid[rows], amounts)
-    model.tick_rescue_money += total
 
 
 def exit_and_enter(model) -> None:
@@ -46,7 +46,7 @@ def exit_and_enter(model) -> None:
             model, "soft_budget", soft, p.soft_budget_floor * o.capital0[soft] - o.capital[soft]
         )
 
-    failing = rows[(capital < 0) & ~low]
+    failing = rows[(capital < -INSOLVENCY_TOLERANCE) & ~low]
     if len(failing):
         saved = rng.random(len(failing)) < lev.risk_tolerance
         rescued = failing[saved]

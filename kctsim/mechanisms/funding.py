@@ -32,6 +32,7 @@ def setup(model) -> None:
     model.direction = model.orgs.design[model.government_row].copy()
     model.stage_split = np.full(model.n_stages, 1.0 / model.n_stages)
     model.stage_need = model.stage_split.copy()
+    model.allocation_progress = np.zeros(model.n_stages)
     model.tick_gov_money = 0.0
     model.cum_gov_money = 0.0
 
@@ -50,7 +51,8 @@ def stage_need(progress: np.ndarray) -> np.ndarray:
 def stage_split(model) -> np.ndarray:
     """The budget's split over stages: fixed weights blended with the need."""
     S = model.n_stages
-    need = stage_need(model.stage_progress)
+    model.allocation_progress = model.stage_progress.copy()
+    need = stage_need(model.allocation_progress)
     fixed = np.asarray(model.levers.stage_weights[:S]) if S > 1 else np.ones(1)
     fixed = fixed / fixed.sum()
     bf = model.levers.bottleneck_following
@@ -97,10 +99,9 @@ def allocate(model) -> None:
     pay = np.zeros(len(rows))
     kind = np.full(len(rows), KIND_CODE["grant"], dtype=np.int8)
 
+    # Block grants: a share of this tick's budget, equally to the universities.
     is_uni = types == UNIVERSITY
-    block = p.block_grant_share * available if is_uni.any() else 0.0
-    pay[is_uni] = block / max(1, is_uni.sum())
-    kind[is_uni] = KIND_CODE["block_grant"]
+    block = p.block_grant_share * budget if is_uni.any() else 0.0
     rest = available - block
     targeted = lev.targeted_share * rest
     own_research = 0.0
@@ -128,31 +129,27 @@ def allocate(model) -> None:
         # Matching reimburses part of last tick's own R&D: conditional money that
         # lowers the recipient's cost of R&D (it is not earmarked again).
         matched = ~is_uni
-        pay[matched] = np.minimum(pay[matched], lev.matching_ratio * o.own_rnd_prev[rows[matched]])
+        # own_rnd still holds last tick's own R&D: this tick's is spent later.
+        pay[matched] = np.minimum(pay[matched], lev.matching_ratio * o.own_rnd[rows[matched]])
         kind[matched] = KIND_CODE["matching"]
+    block_pay = np.where(is_uni, block / max(1, is_uni.sum()), 0.0)
 
     # Grants, contracts and block grants are earmarked for R&D by stage.
     earmarked = np.where(matched[:, None], 0.0, pay[:, None] * split[None, :])
-    o.grant[rows] = earmarked
-    o.gov_money[rows] = pay
-    o.capital[rows] += pay
-    paid = float(pay.sum())
+    block_earmarked = block_pay[:, None] * split[None, :]
+    o.grant[rows] = earmarked + block_earmarked
+    o.gov_money[rows] = pay + block_pay
+    o.capital[rows] += pay + block_pay
+    paid = float(pay.sum() + block_pay.sum())
     o.capital[gov] -= paid
-    ledger = model.ledger
+    ledger, uid_gov = model.ledger, o.uid[gov]
     stages = np.arange(model.n_stages)[None, :]
-    ledger.record(
-        tick,
-        kind[:, None],
-        GOV,
-        o.uid[gov],
-        types[:, None],
-        o.uid[rows][:, None],
-        earmarked,
-        stages,
-    )
+    to_type, to_id = types[:, None], o.uid[rows][:, None]
+    ledger.record(tick, kind[:, None], GOV, uid_gov, to_type, to_id, earmarked, stages)
+    ledger.record(tick, "block_grant", GOV, uid_gov, to_type, to_id, block_earmarked, stages)
     if matched.any():
         ledger.record(
-            tick, "matching", GOV, o.uid[gov], types[matched], o.uid[rows[matched]], pay[matched]
+            tick, "matching", GOV, uid_gov, types[matched], o.uid[rows[matched]], pay[matched]
         )
     # The government's own research programme is spent from its balance in R&D.
     o.grant[gov] = own_research * split

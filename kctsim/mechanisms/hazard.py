@@ -8,8 +8,10 @@ section 7). For row i on stage s, the chance its move reaches the gate is
         + (1 - iota) * p_success * (lambda * P_jump + (1 - lambda) * P_local)
         + (1 - iota * p_imitation - (1 - iota) * p_success) * passive * P_absorb
 
-(the last term: without an R&D success, the row absorbs the best public
-design with probability ``passive_absorption``), where P_local (best of m
+where iota is imitation_bias when the row sees a better design than its own
+and 0 otherwise, and the last term is passive absorption: without an R&D
+success, the row copies from the best public design with probability
+``passive_absorption``. P_local (best of m
 random flips, possibly held to the direction) and
 P_jump (a random ``jump_bits``-bit flip) are exact hypergeometric counts over
 the fitness table, and P_imitate (each differing bit copied independently) is
@@ -26,6 +28,10 @@ from functools import cache
 from math import comb
 
 import numpy as np
+
+from kctsim.ledger import TYPE_CODE
+
+GOVERNMENT = TYPE_CODE["government"]
 
 
 @cache
@@ -53,8 +59,11 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
     N = land.n_bits
     q = np.zeros(len(sp.design))
     # Rows already at the stage's cap cannot keep any move (it would not count).
-    alive = model.orgs.view("alive")
+    o = model.orgs
+    alive = o.view("alive")
     rows = np.flatnonzero(alive & (sp.own < sp.cap))
+    # Who may absorb passively (the government's arm only while it researches).
+    absorbing = (o.type[rows] != GOVERNMENT) | (o.gov_money[rows] > 0)
     design, own, m = sp.design[rows], sp.own[rows], plan.candidates[rows]
     reach_next_door = land.reaching_neighbours(design, gate)
     near = reach_next_door > 0  # local search only reaches the gate from next door
@@ -74,33 +83,35 @@ def stage_reach_probability(model, plan, s: int) -> np.ndarray:
     L = min(model.params.jump_bits, N)
     p_jump = land.count_reaching(gate, L)[design] / comb(N, L)
 
-    # Imitation: with 1 - blockade the open source (the foreign design where it is
-    # better), otherwise the best domestic one; the same copy masks serve both.
-    p_imitate = np.zeros(len(rows))
+    # Imitation is tried (with probability iota) only when the open source -- the
+    # foreign design where it is better, else the best domestic one -- beats the
+    # row's own design; with the blockade's probability the foreign design is
+    # refused and the best domestic one is copied if better, else nothing.
     masks = _copy_masks(model, land, plan.absorption[rows])
-    open_src, refused_src = sp.source_open[rows], sp.source_refused[rows]
-    branches = [(1.0 - plan.blockade, open_src, sp.source_open_row[rows])]
+    open_src, open_row = sp.source_open[rows], sp.source_open_row[rows]
+    sees_better = (open_row != -1) & (land.fitness[open_src] > own)
+    iota = plan.imitate * sees_better
+    p_imitate = np.zeros(len(rows))
+    branches = [(1.0 - plan.blockade, open_src, open_row)]
     if plan.blockade > 0:
-        branches.append((plan.blockade, refused_src, sp.source_refused_row[rows]))
+        branches.append((plan.blockade, sp.source_refused[rows], sp.source_refused_row[rows]))
     for weight, src, src_row in branches:
-        better = (src_row != -1) & (land.fitness[src] > own)
-        p_branch = np.where(better, 0.0, p_local)
+        better = sees_better & (src_row != -1) & (land.fitness[src] > own)
         mc = np.flatnonzero(better)
         if len(mc):
             d = design[mc]
             result = d[:, None] ^ ((d ^ src[mc])[:, None] & masks[mc])
-            p_branch[mc] = (land.fitness[result] >= gate).mean(axis=1)
-        p_imitate += weight * p_branch
+            p_imitate[mc] += weight * (land.fitness[result] >= gate).mean(axis=1)
     jump = plan.jump[rows]
     innovate = jump * p_jump + (1 - jump) * p_local
     p_imitation, p_success = sp.p_imitation[rows], sp.p_success[rows]
-    q[rows] = plan.imitate * p_imitation * p_imitate + (1 - plan.imitate) * p_success * innovate
+    q[rows] = iota * p_imitation * p_imitate + (1 - iota) * p_success * innovate
     # Passive absorption of the best public design, by rows whose R&D failed.
     if plan.passive > 0 and sp.public_row >= 0:
-        p_fail = 1 - plan.imitate * p_imitation - (1 - plan.imitate) * p_success
+        p_fail = 1 - iota * p_imitation - (1 - iota) * p_success
         d = design
         result = d[:, None] ^ ((d ^ sp.public)[:, None] & masks)
-        better = land.fitness[sp.public] > own
+        better = absorbing & (land.fitness[sp.public] > own)
         p_copy = np.where(better, (land.fitness[result] >= gate).mean(axis=1), 0.0)
         q[rows] += p_fail * plan.passive * p_copy
     return q

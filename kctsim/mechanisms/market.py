@@ -120,7 +120,7 @@ def share_benefits(model, sellers: np.ndarray, premium: np.ndarray) -> None:
         return
     hub = hubs[np.argmax(o.capital[hubs])]
     members, paid_in = sellers[is_member], lev.result_sharing * premium[is_member]
-    effort = o.own_rnd_prev[members]
+    effort = o.own_rnd[members]  # last tick's own R&D (this tick's is not spent yet)
     if effort.sum() <= 0:
         return
     back = paid_in.sum() * effort / effort.sum()

@@ -43,7 +43,6 @@ def move_and_found(model) -> None:
         promise = model.effective_fitness.mean(axis=1)
         move = look & (promise[target] > promise[employer])
         employer[move] = target[move]
-        model.tick_moves_scientists = int(move.sum())
     discoveries = np.unique(np.asarray(model.discoveries, dtype=np.int64))
     if len(discoveries) and sc.n:
         found = discoveries[rng.random(len(discoveries)) < p.startup_rate * lev.people_orientation]

@@ -2,10 +2,13 @@
 
 An organisation spends s = r * (own funds) split by its stage preference, plus
 the government money earmarked per stage. On each stage it either tries to
-imitate (with probability imitation_bias) or to originate; the attempt
+imitate (with probability imitation_bias, when it sees a better design than
+its own) or to originate; the attempt
 succeeds with probability 1 - exp(-zeta * s / cost), zeta raised by its
 scientists, where cost is cost_scale for originating and imitation_cost times
-less for imitating (imitation is cheaper: Mansfield, Schwartz & Wagner 1981).
+less for imitating (copying a design already in sight is cheaper than
+originating; Mansfield, Schwartz & Wagner 1981 found imitation dearer, about
+0.65 of the innovation cost, for patented products -- see docs/ODD.md).
 A success either imitates -- copies the best design it can see (partners,
 consortium pool, public pool, or the foreign design unless the blockade
 refuses it) bit by bit, each differing bit with its absorptive capacity -- or
@@ -30,6 +33,7 @@ from kctsim.mechanisms import hazard, spillover
 
 FOREIGN = -2  # source row of the foreign frontier design
 RND = TYPE_CODE["rnd"]
+GOVERNMENT = TYPE_CODE["government"]
 IMITATION, LOCAL, JUMP = 0, 1, 2
 
 
@@ -73,7 +77,6 @@ def spend(model) -> np.ndarray:
     own_funds = np.maximum(capital[rows] - o.grant[rows].sum(axis=1), 0.0)
     own = np.zeros(o.n)
     own[rows] = o.r[rows] * own_funds
-    o.view("own_rnd_prev")[:] = o.view("own_rnd")
     o.view("own_rnd")[:] = own
     spending = own[:, None] * o.view("stage_pref") + o.view("grant")
     capital -= spending.sum(axis=1)
@@ -182,8 +185,10 @@ def execute(model, plan: Plan) -> None:
 
     for s, (sp, land) in enumerate(zip(plan.stages, tech.landscapes, strict=True)):
         N = land.n_bits
-        # First the mode (imitate or originate), then whether the attempt succeeds.
-        tries_imitation = rng.random(n) < plan.imitate
+        # First the mode -- imitate (only when something better is in sight) or
+        # originate -- then whether the attempt succeeds.
+        sees_better = (sp.source_open_row != -1) & (land.fitness[sp.source_open] > sp.own)
+        tries_imitation = sees_better & (rng.random(n) < plan.imitate)
         p = np.where(tries_imitation, sp.p_imitation, sp.p_success)
         success = rng.random(n) < p
         absorb(model, plan, sp, land, s, ~success & (rng.random(n) < plan.passive))
@@ -214,9 +219,11 @@ def execute(model, plan: Plan) -> None:
         L = min(model.params.jump_bits, N)
         flips = np.argsort(bits[2], axis=1)[:, :L]
         jumped = design ^ land.flip_masks[flips].sum(axis=1)
+        new_innovation = np.where(jump, jumped, local)
 
-        kind = np.where(imitate & has_source, IMITATION, np.where(~imitate & jump, JUMP, LOCAL))
-        new = np.where(kind == IMITATION, copied, np.where(kind == JUMP, jumped, local))
+        # An imitation refused by the blockade with nothing better at home is wasted.
+        kind = np.where(imitate, IMITATION, np.where(jump, JUMP, LOCAL))
+        new = np.where(kind == IMITATION, np.where(has_source, copied, design), new_innovation)
         # A move is kept if it is better as far as it counts: up to the stage's cap.
         gain = np.minimum(land.fitness[new], sp.cap) - np.minimum(own, sp.cap)
         kept = gain > 0
@@ -235,7 +242,10 @@ def absorb(model, plan: Plan, sp: StagePlan, land, s: int, tries: np.ndarray) ->
     if sp.public_row < 0:
         return
     target = land.fitness[sp.public]
-    rows = np.flatnonzero(tries & model.orgs.view("alive") & (sp.own < target))
+    o = model.orgs
+    # The government's research arm only takes knowledge in while it researches.
+    active = o.view("alive") & ((o.view("type") != GOVERNMENT) | (o.view("gov_money") > 0))
+    rows = np.flatnonzero(tries & active & (sp.own < target))
     if len(rows) == 0:
         return
     design, own = sp.design[rows], sp.own[rows]

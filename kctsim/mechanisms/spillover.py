@@ -27,7 +27,6 @@ def setup(model) -> None:
     model.pool_row = np.full((POOL_SIZE, S), -1, dtype=np.int64)
     model.pool_next = np.zeros(S, dtype=np.int64)
     model.spill_matrix = np.zeros((len(AGENT_TYPES) + 1, len(AGENT_TYPES)))  # + foreign source
-    join_consortium(model, np.arange(o.n))
     publish(model, np.flatnonzero(o.view("alive") & o.view("publishes")))
     update_visibility(model)
 
@@ -88,11 +87,15 @@ def update_visibility(model) -> None:
     n = o.n
     alive = o.view("alive")
     design = o.view("design")
-    # Links: each direction of each link is open with info_sharing x trust.
+    # Links: each direction of each link is open with info_sharing x trust; in open
+    # self-organised teams partners also share results (result_sharing).
+    share = lev.info_sharing
+    if lev.consortium == "open":
+        share = 1 - (1 - lev.info_sharing) * (1 - lev.result_sharing)
     a, b, trust = model.edge_a, model.edge_b, model.edge_trust
     recv = np.concatenate([a, b])
     send = np.concatenate([b, a])
-    open_ = rng.random(len(recv)) < lev.info_sharing * np.concatenate([trust, trust])
+    open_ = rng.random(len(recv)) < share * np.concatenate([trust, trust])
     recv, send = recv[open_], send[open_]
     # Consortium pool: members share their design with probability result_sharing.
     members = alive & o.view("member")
