@@ -15,9 +15,11 @@ from kctsim.config import (
     regime_names,
     technology_names,
 )
-from kctsim.model import KCTModel
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # before the imports below: the store records it
+
+from kctsim.experiment.store import load_results  # noqa: E402
+from kctsim.model import KCTModel  # noqa: E402
 
 __all__ = [
     "ConfigError",
@@ -27,6 +29,7 @@ __all__ = [
     "__version__",
     "default_parameters",
     "load_regime",
+    "load_results",
     "load_technology",
     "regime_names",
     "technology_names",

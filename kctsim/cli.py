@@ -228,9 +228,129 @@ def format_summary(s: dict[str, Any]) -> str:
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
 
+# ----------------------------------------------------------------- kctsim sweep
+
+EXECUTORS = ("sequential", "processes", "dask")
+
+
+def add_sweep(subparsers: Any) -> None:
+    """``kctsim sweep``: every run of a scenario file, streamed to disk, resumable."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="run every run of a scenario file (resumable)",
+        description=(
+            "Expand a scenario file (TOML, see scenarios/README.md) into runs -- "
+            "technology types x regimes x design points x replicates, each with its "
+            "own seed spawned from the root seed -- and execute them, streaming the "
+            "results to the output directory as they finish. After a crash, run the "
+            "same command with --resume to run only what is missing."
+        ),
+    )
+    p.add_argument("scenario", type=Path, metavar="SCENARIO", help="path of the scenario file")
+    p.add_argument(
+        "--workers",
+        type=_int_type(1),
+        default=None,
+        metavar="N",
+        help="worker processes, an integer >= 1 (default: all cores)",
+    )
+    p.add_argument(
+        "--executor",
+        type=_name_type("executor", lambda: list(EXECUTORS)),
+        default="processes",
+        metavar="KIND",
+        help=(
+            "where runs execute, one of: sequential, processes (a local process "
+            "pool), dask (a Dask LocalCluster, or the scheduler at --scheduler) "
+            "(default: processes)"
+        ),
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (dask only)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory of the sweep (default: results/sweeps/<scenario name>)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the sweep already in --out, running only the missing runs",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=sweep_command)
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Validate the scenario and the options (before anything is written), then sweep."""
+    from kctsim.experiment.runner import SweepAbortedError, run_sweep
+    from kctsim.experiment.scenario import load_scenario
+    from kctsim.experiment.store import SweepExistsError, SweepLockedError
+
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler: only used with --executor dask")
+    scenario = load_scenario(args.scenario)  # ConfigError: one line, exit 2
+    out = args.out or Path("results/sweeps") / scenario.name
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file; give a directory path")
+    try:
+        report = run_sweep(
+            scenario.runs(),
+            scenario.meta(),
+            out,
+            executor=args.executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+    except (SweepExistsError, SweepLockedError) as exc:
+        raise UsageError(f"--out: {exc}") from exc
+    except SweepAbortedError as exc:
+        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
+    print(report.summary())
+    return EXIT_OK if report.status == "complete" and not report.failed else EXIT_FAILURE
+
+
+# ---------------------------------------------------------------- kctsim export
+
+
+def add_export(subparsers: Any) -> None:
+    """``kctsim export``: CSV copies of a sweep's tables."""
+    p = subparsers.add_parser(
+        "export",
+        help="write CSV copies of a sweep's tables",
+        description=(
+            "Write CSV copies of the runs, metrics and ledger tables of a sweep "
+            "directory (only committed runs) into DIR/csv/."
+        ),
+    )
+    p.add_argument("directory", type=Path, metavar="DIR", help="a sweep directory")
+    p.add_argument(
+        "--csv", action="store_true", required=True, help="export as CSV (the only format)"
+    )
+    p.set_defaults(handler=export_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from kctsim.experiment.store import MANIFEST, export_csv
+
+    if not (args.directory / MANIFEST).is_file():
+        raise UsageError(f"DIR: {args.directory} is not a kctsim sweep directory (no {MANIFEST})")
+    paths = export_csv(args.directory)
+    print(f"wrote {len(paths)} files to {args.directory / 'csv'}/")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------------------ main
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [add_run]
+SUBCOMMANDS: list[Callable[[Any], None]] = [add_run, add_sweep, add_export]
 """Functions that each add one subcommand to the parser."""
 
 
