@@ -96,21 +96,23 @@ class Levers:
     (``kctsim/data/regimes``) or a scenario file, not here.
 
     Args:
-        core_subject: type that gets the targeted money and the government's
-            direction (``leader_firm``, ``state_org``, ``government``, ``none``).
-        targeted_share: share of the budget to the core subject and its consortium.
+        core_subject: type that gets the targeted money (``leader_firm``,
+            ``state_org``, ``government`` -- its own research arm -- or ``none``).
+        targeted_share: share of the government's balance, after block grants, to
+            the core subject and the consortium members.
         matching_ratio: government money per unit of the recipient's own R&D;
             0 means unconditional grants.
         selection_noise: error (sd, in fitness units) of the government's
             judgement of whom and what to fund.
-        direction_setting: chance a funded search step must head for the
-            government's chosen design.
+        direction_setting: chance a funded organisation's local search must head
+            for the government's chosen design.
         consortium: hub type of the consortium, ``open`` (self-organised teams:
             linked partners also share results) or ``none``.
         result_sharing: share of consortium results pooled, and of the
             consortium's premium redistributed by contribution.
         ip_protection: lowers the leak of designs to non-partners.
-        info_sharing: chance (times trust) a linked partner's design is seen.
+        info_sharing: chance (times trust) a linked partner's design is seen
+            (higher in open teams, where partners also share results).
         social_trust: initial trust and persistence of links.
         risk_tolerance: chance a failing agent is rescued; raises exploration.
         people_orientation: scientists' mobility and start-up founding.

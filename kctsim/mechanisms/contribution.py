@@ -27,7 +27,7 @@ def learn(model) -> None:
     payoff = o.view("payoff")
     payoff[:] = (1 - PAYOFF_MEMORY) * latest + PAYOFF_MEMORY * payoff
     if model.tick == 1:
-        return  # no payoff observed yet
+        return  # the track record has one quarter only: learn from the next tick on
     census = model.census()
     learners = census.learners_by_type
     n = len(learners)

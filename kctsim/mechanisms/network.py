@@ -28,20 +28,25 @@ def _linkable(model) -> np.ndarray:
 
 def setup(model) -> None:
     """Random links at the given mean degree, plus hub-member links of the consortium."""
-    o, lev, rng = model.orgs, model.levers, model.rng
+    rng = model.rng
     nodes = _linkable(model)
     n_links = int(round(model.params.initial_degree * len(nodes) / 2))
     a = rng.choice(nodes, n_links) if len(nodes) > 1 else np.empty(0, dtype=np.int64)
     b = rng.choice(nodes, n_links) if len(nodes) > 1 else np.empty(0, dtype=np.int64)
-    hubs = np.flatnonzero(o.view("hub"))
-    members = np.flatnonzero(o.view("member") & ~o.view("hub"))
-    if len(hubs) and len(members):
-        a = np.concatenate([a, rng.choice(hubs, len(members))])
-        b = np.concatenate([b, members])
     model.edge_a = np.empty(0, dtype=np.int64)
     model.edge_b = np.empty(0, dtype=np.int64)
     model.edge_trust = np.empty(0)
-    _add_links(model, a, b, lev.social_trust)
+    _add_links(model, a, b, model.levers.social_trust)
+    link_to_hubs(model, np.arange(model.orgs.n))
+
+
+def link_to_hubs(model, rows: np.ndarray) -> None:
+    """Link consortium members among ``rows`` (newcomers) to a random hub each."""
+    o = model.orgs
+    hubs = np.flatnonzero(o.view("alive") & o.view("hub"))
+    members = rows[o.member[rows] & ~o.hub[rows]]
+    if len(hubs) and len(members):
+        _add_links(model, model.rng.choice(hubs, len(members)), members, model.levers.social_trust)
 
 
 def _add_links(model, a: np.ndarray, b: np.ndarray, trust: float) -> None:

@@ -2,8 +2,8 @@
 
 A scientist's expertise adds to its employer's R&D efficiency and absorptive
 capacity. Under people-orientation a scientist looks, with probability
-scientist_mobility x people_orientation per tick, at a random other team and
-moves if that team's design is better (more promising); after a discovery (a
+scientist_mobility x people_orientation per tick, at a random team (possibly
+its own) and moves if that team's design is better (more promising); after a discovery (a
 new best design of the system on a stage) one of the discovering team's
 scientists founds a start-up with probability startup_rate x
 people_orientation, taking the design along (MODEL.md sections 4 and 5).
@@ -60,7 +60,7 @@ def move_and_found(model) -> None:
 
 def seed_capital(model, rows: np.ndarray) -> None:
     """Investors (the market) put in the new firms' starting capital."""
-    from kctsim.mechanisms import spillover  # spillover imports nothing of ours: no cycle
+    from kctsim.mechanisms import network, spillover  # imported late: no import cycle
 
     o = model.orgs
     model.ledger.record(
@@ -73,4 +73,5 @@ def seed_capital(model, rows: np.ndarray) -> None:
         o.capital[rows],
     )
     spillover.join_consortium(model, rows)
+    network.link_to_hubs(model, rows)
     model.tick_entries += len(rows)

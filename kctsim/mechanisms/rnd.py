@@ -58,7 +58,7 @@ class StagePlan:
 class Plan:
     """Everything random in this tick's R&D, as probabilities."""
 
-    imitate: float  # chance an attempt is an imitation
+    imitate: float  # chance an attempt is an imitation, when a better design is in sight
     passive: float  # chance a row without an R&D success absorbs the best public design
     blockade: float  # chance the foreign design is refused (0 where there is none)
     jump: np.ndarray  # (n,) chance an innovation is a long jump

@@ -2,7 +2,8 @@
 
 A design becomes visible to consortium members when results are shared
 (each member's design enters the consortium pool with probability
-``result_sharing``), to linked partners with probability info_sharing x trust,
+``result_sharing``), to linked partners with probability info_sharing x trust
+(in open teams 1 - (1 - info_sharing)(1 - result_sharing), times trust),
 and to everyone through the public pool: publishers (universities, the
 government's own research) always publish, others' new designs leak with
 probability spillover x (1 - ip_protection) (MODEL.md section 4, step 4).
