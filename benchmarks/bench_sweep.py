@@ -1,0 +1,257 @@
+"""Sweep benchmark: parallel efficiency, Dask overhead and bounded memory of ``run_sweep``.
+
+Prints three figures, each with its goal:
+
+(a) parallel efficiency of the process pool on default runs
+    = T_sequential / (workers x T_processes)                     goal >= 0.85
+(b) Dask LocalCluster time / process-pool time, same workers      goal <= 1.2
+(c) peak memory of a sweep of 10,000 small runs                   goal <  500 MB
+
+Times are wall-clock seconds of a whole :func:`~kctsim.experiment.runner.run_sweep`
+call (pool or cluster start-up and writing the results included), so they are
+what a user waits for. The same sweep is run by each executor and the stored
+runs tables are checked to be identical (timing column aside).
+
+Memory (c) is measured on a sweep in a child process on the process pool:
+the peak RSS of the sweep process itself (``getrusage(RUSAGE_SELF).ru_maxrss``,
+the part that could grow with the number of runs), the largest worker's peak
+RSS (``RUSAGE_CHILDREN`` after the pool is shut down), and, with psutil, the
+peak of the summed PSS (proportional set size: shared pages counted once) of
+the whole process tree, sampled every 0.2 s. The goal is checked on the total.
+
+Run from the repository root:
+    .venv/bin/python benchmarks/bench_sweep.py            # 200 default runs, 10,000 small (~15 min)
+    .venv/bin/python benchmarks/bench_sweep.py --quick    # 40 default runs, 2,000 small (~3 min)
+    # options: --runs N  --horizon N  --workers N  --memory-runs N  --skip-dask  --skip-memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kctsim.config import load_regime, load_technology
+from kctsim.experiment.runner import run_sweep
+from kctsim.experiment.spec import RunSpec
+from kctsim.experiment.store import TIMING_COLUMNS, load_results
+
+ROOT = Path(__file__).resolve().parent.parent
+META = {"name": "bench", "hash": "bench-sweep", "text": "", "seed": 0, "design": "replicates"}
+SMALL = {
+    "n_leader_firms": 1,
+    "n_smes": 3,
+    "n_state_orgs": 1,
+    "n_universities": 1,
+    "n_scientists": 5,
+    "n_users": 10,
+}
+SMALL_HORIZON = 2
+
+
+def make_specs(n: int, horizon: int, small: bool = False, seed: int = 0) -> list[RunSpec]:
+    """``n`` replicates of key_generic under spiral (default populations unless ``small``)."""
+    tech, levers = load_technology("key_generic"), load_regime("spiral")
+    overrides = {"horizon": horizon, **(SMALL if small else {})}
+    return [
+        RunSpec(
+            run_id=i,
+            technology="key_generic",
+            regime="spiral",
+            point=0,
+            replicate=i,
+            tech_spec=tech,
+            levers=levers,
+            overrides=overrides,
+            seed_entropy=child.entropy,
+            spawn_key=tuple(child.spawn_key),
+        )
+        for i, child in enumerate(np.random.SeedSequence(seed).spawn(n))
+    ]
+
+
+def timed_sweep(specs: list[RunSpec], out: Path, executor: str, workers: int) -> float:
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    report = run_sweep(specs, META, out, executor=executor, workers=workers, progress=False)
+    seconds = time.perf_counter() - start
+    assert report.status == "complete" and report.n_failed == 0, report.summary()
+    print(
+        f"  {executor:<10} {len(specs)} runs  {seconds:8.1f} s  "
+        f"({seconds / len(specs) * 1000:.0f} ms/run; load average before: {load:.1f})",
+        flush=True,
+    )
+    return seconds
+
+
+def same_runs(a: Path, b: Path) -> bool:
+    """Whether two sweeps stored identical runs tables (timing aside)."""
+    left, right = (load_results(d)["runs"].drop(columns=list(TIMING_COLUMNS)) for d in (a, b))
+    try:
+        pd.testing.assert_frame_equal(left, right)
+    except AssertionError:
+        return False
+    return True
+
+
+MEMORY_SCRIPT = """
+    import json, resource, sys
+    sys.path.insert(0, sys.argv[4])
+    from bench_sweep import META, SMALL_HORIZON, make_specs
+    from kctsim.experiment.runner import run_sweep
+
+    if __name__ == "__main__":
+        specs = make_specs(int(sys.argv[2]), SMALL_HORIZON, small=True)
+        report = run_sweep(specs, META, sys.argv[1], executor="processes",
+                           workers=int(sys.argv[3]), progress=False)
+        print(json.dumps({
+            "ok": report.n_ok, "failed": report.n_failed, "seconds": report.elapsed,
+            "sweep_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        }))
+"""
+
+
+def _tree_pss_mb(pid: int) -> float:
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                total += proc.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+    except psutil.NoSuchProcess:
+        return 0.0
+    return total / 2**20
+
+
+def memory_sweep(n: int, workers: int, out: Path) -> dict[str, float]:
+    """Run ``n`` small runs in a child process; peak memory figures in MB."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(MEMORY_SCRIPT), str(out), str(n), str(workers)]
+        + [str(Path(__file__).resolve().parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    peak_pss = [0.0]
+    try:
+        import psutil  # noqa: F401 - optional: only for the summed PSS
+
+        def sample() -> None:
+            while proc.poll() is None:
+                peak_pss[0] = max(peak_pss[0], _tree_pss_mb(proc.pid))
+                time.sleep(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+    except ImportError:
+        sampler = None
+    out_text, _ = proc.communicate()
+    if sampler is not None:
+        sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory sweep failed with exit code {proc.returncode}")
+    result = json.loads(out_text.strip().splitlines()[-1])
+    result["children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["tree_pss_mb"] = peak_pss[0] if sampler is not None else float("nan")
+    return result
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="40 default runs, 2,000 small")
+    parser.add_argument("--runs", type=int, help="default runs for (a) and (b) (default 200)")
+    parser.add_argument("--horizon", type=int, default=80, help="ticks of a default run")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--memory-runs", type=int, help="small runs for (c) (default 10,000)")
+    parser.add_argument("--skip-dask", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    runs = args.runs or (40 if args.quick else 200)
+    memory_runs = args.memory_runs or (2000 if args.quick else 10_000)
+    workers = args.workers
+
+    print(
+        f"bench_sweep: {runs} default runs (horizon {args.horizon}), {workers} workers, "
+        f"{os.cpu_count()} cores; Python {sys.version.split()[0]}"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="kctsim-bench-"))
+    results: list[tuple[str, str, bool]] = []
+    try:
+        specs = make_specs(runs, args.horizon)
+        t_seq = timed_sweep(specs, tmp / "sequential", "sequential", workers)
+        t_proc = timed_sweep(specs, tmp / "processes", "processes", workers)
+        efficiency = t_seq / (workers * t_proc)
+        same = same_runs(tmp / "sequential", tmp / "processes")
+        results.append(
+            (
+                f"(a) parallel efficiency T_seq/({workers} x T_proc) = {efficiency:.3f}",
+                "goal >= 0.85",
+                efficiency >= 0.85 and same,
+            )
+        )
+        print(f"  identical runs tables, sequential vs processes: {same}")
+        if not args.skip_dask:
+            t_dask = timed_sweep(specs, tmp / "dask", "dask", workers)
+            ratio = t_dask / t_proc
+            same = same_runs(tmp / "sequential", tmp / "dask")
+            print(f"  identical runs tables, sequential vs dask: {same}")
+            results.append(
+                (
+                    f"(b) Dask LocalCluster / process pool = {ratio:.3f}",
+                    "goal <= 1.2",
+                    ratio <= 1.2 and same,
+                )
+            )
+        for name in ("sequential", "processes", "dask"):
+            shutil.rmtree(tmp / name, ignore_errors=True)  # the ledgers take room
+        if not args.skip_memory:
+            print(f"  memory: {memory_runs} small runs on {workers} processes ...", flush=True)
+            mem = memory_sweep(memory_runs, workers, tmp / "memory")
+            total = mem["tree_pss_mb"]
+            if total != total:  # no psutil: add the peaks instead (an overestimate)
+                total = mem["sweep_mb"] + workers * mem["worker_mb"]
+            print(
+                f"  {mem['ok']} ok, {mem['failed']} failed in {mem['seconds']:.0f} s; "
+                f"peak RSS: sweep process {mem['sweep_mb']:.0f} MB, largest worker "
+                f"{mem['worker_mb']:.0f} MB; peak PSS of the process tree "
+                f"{mem['tree_pss_mb']:.0f} MB"
+            )
+            results.append(
+                (
+                    f"(c) peak memory of a {memory_runs:,}-run sweep = {total:.0f} MB total "
+                    f"(sweep process {mem['sweep_mb']:.0f} MB)",
+                    "goal < 500 MB",
+                    total < 500 and mem["ok"] == memory_runs,
+                )
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    for figure, goal, ok in results:
+        print(f"{figure:<72} {goal:<14} {verdict(ok)}")
+    return 0 if all(ok for _, _, ok in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
