@@ -13,11 +13,12 @@ what a user waits for. The same sweep is run by each executor and the stored
 runs tables are checked to be identical (timing column aside).
 
 Memory (c) is measured on a sweep in a child process on the process pool:
-the peak RSS of the sweep process itself (``getrusage(RUSAGE_SELF).ru_maxrss``,
-the part that could grow with the number of runs), the largest worker's peak
-RSS (``RUSAGE_CHILDREN`` after the pool is shut down), and, with psutil, the
-peak of the summed PSS (proportional set size: shared pages counted once) of
-the whole process tree, sampled every 0.2 s. The goal is checked on the total.
+the peak RSS of the sweep process itself (``VmHWM`` of /proc/self/status: the
+part that could grow with the number of runs; ``ru_maxrss`` is not used, as
+Linux carries the parent's peak across exec), and, sampled every 0.2 s with
+psutil, the peak RSS of the largest worker and the peak of the summed PSS
+(proportional set size: shared pages counted once) of the whole process tree:
+sweep process, fork server and workers. The goal is checked on that total.
 
 Run from the repository root:
     .venv/bin/python benchmarks/bench_sweep.py            # 200 default runs, 10,000 small (~15 min)
@@ -30,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -107,7 +107,7 @@ def same_runs(a: Path, b: Path) -> bool:
 
 
 MEMORY_SCRIPT = """
-    import json, resource, sys
+    import json, sys
     sys.path.insert(0, sys.argv[4])
     from bench_sweep import META, SMALL_HORIZON, make_specs
     from kctsim.experiment.runner import run_sweep
@@ -116,28 +116,58 @@ MEMORY_SCRIPT = """
         specs = make_specs(int(sys.argv[2]), SMALL_HORIZON, small=True)
         report = run_sweep(specs, META, sys.argv[1], executor="processes",
                            workers=int(sys.argv[3]), progress=False)
+        hwm = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
         print(json.dumps({
             "ok": report.n_ok, "failed": report.n_failed, "seconds": report.elapsed,
-            "sweep_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "sweep_mb": int(hwm) / 1024,
         }))
 """
 
 
-def _tree_pss_mb(pid: int) -> float:
+STARTUP_SCRIPT = """
+    import json, sys, time
+    from kctsim.experiment.executors import make_executor
+
+    if __name__ == "__main__":
+        times = {}
+        for kind in sys.argv[2:]:
+            start = time.perf_counter()
+            with make_executor(kind, int(sys.argv[1])) as executor:
+                for future in [executor.submit(abs, -i) for i in range(2 * int(sys.argv[1]))]:
+                    future.result()
+                times[kind] = time.perf_counter() - start
+        print(json.dumps(times))
+"""
+
+
+def startup_seconds(workers: int, kinds: list[str]) -> dict[str, float]:
+    """Seconds to start each executor in a fresh interpreter and run a trivial task per worker."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(STARTUP_SCRIPT), str(workers), *kinds],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _tree_memory_mb(pid: int) -> dict[int, tuple[float, float]]:
+    """RSS and PSS in MB of process ``pid`` and its descendants, by pid."""
     import psutil
 
-    total = 0.0
+    sizes = {}
     try:
         root = psutil.Process(pid)
         for proc in [root, *root.children(recursive=True)]:
             try:
-                total += proc.memory_full_info().pss
+                info = proc.memory_full_info()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            sizes[proc.pid] = (info.rss / 2**20, info.pss / 2**20)
     except psutil.NoSuchProcess:
-        return 0.0
-    return total / 2**20
+        pass
+    return sizes
 
 
 def memory_sweep(n: int, workers: int, out: Path) -> dict[str, float]:
@@ -150,12 +180,16 @@ def memory_sweep(n: int, workers: int, out: Path) -> dict[str, float]:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     peak_pss = [0.0]
+    peak_rss: dict[int, float] = {}
     try:
-        import psutil  # noqa: F401 - optional: only for the summed PSS
+        import psutil  # noqa: F401 - optional: only for the workers and the summed PSS
 
         def sample() -> None:
             while proc.poll() is None:
-                peak_pss[0] = max(peak_pss[0], _tree_pss_mb(proc.pid))
+                sizes = _tree_memory_mb(proc.pid)
+                peak_pss[0] = max(peak_pss[0], sum(pss for _, pss in sizes.values()))
+                for child, (rss, _) in sizes.items():
+                    peak_rss[child] = max(peak_rss.get(child, 0.0), rss)
                 time.sleep(0.2)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -168,7 +202,8 @@ def memory_sweep(n: int, workers: int, out: Path) -> dict[str, float]:
     if proc.returncode != 0:
         raise RuntimeError(f"memory sweep failed with exit code {proc.returncode}")
     result = json.loads(out_text.strip().splitlines()[-1])
-    result["children_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_rss.pop(proc.pid, None)  # the rest: fork server, workers, resource tracker
+    result["worker_mb"] = max(peak_rss.values(), default=float("nan"))
     result["tree_pss_mb"] = peak_pss[0] if sampler is not None else float("nan")
     return result
 
@@ -223,14 +258,20 @@ def main(argv: list[str] | None = None) -> int:
                     ratio <= 1.2 and same,
                 )
             )
+        kinds = ["processes"] + ([] if args.skip_dask else ["dask"])
+        startup = startup_seconds(workers, kinds)
+        print(
+            "  start-up (fresh interpreter, included in the times above): "
+            + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in startup.items())
+        )
         for name in ("sequential", "processes", "dask"):
             shutil.rmtree(tmp / name, ignore_errors=True)  # the ledgers take room
         if not args.skip_memory:
             print(f"  memory: {memory_runs} small runs on {workers} processes ...", flush=True)
             mem = memory_sweep(memory_runs, workers, tmp / "memory")
             total = mem["tree_pss_mb"]
-            if total != total:  # no psutil: add the peaks instead (an overestimate)
-                total = mem["sweep_mb"] + workers * mem["worker_mb"]
+            if total != total:  # no psutil: only the sweep process is known
+                total = mem["sweep_mb"]
             print(
                 f"  {mem['ok']} ok, {mem['failed']} failed in {mem['seconds']:.0f} s; "
                 f"peak RSS: sweep process {mem['sweep_mb']:.0f} MB, largest worker "
