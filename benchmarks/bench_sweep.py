@@ -9,21 +9,26 @@ Prints three figures, each with its goal:
 
 Times are wall-clock seconds of a whole :func:`~kctsim.experiment.runner.run_sweep`
 call (pool or cluster start-up and writing the results included), so they are
-what a user waits for. The same sweep is run by each executor and the stored
-runs tables are checked to be identical (timing column aside).
+what a user waits for; each call runs in a fresh interpreter (imports not
+timed). The executors take turns, ``--repeats`` times, and the best time of
+each is kept, so a busy spell on a shared machine does not decide a ratio.
+The same sweep is run by each executor and the stored runs tables are checked
+to be identical (timing column aside). The timing goals are set for sweeps
+of at least 200 runs; with fewer (``--quick``) the ratios are only indicative.
 
 Memory (c) is measured on a sweep in a child process on the process pool:
 the peak RSS of the sweep process itself (``VmHWM`` of /proc/self/status: the
 part that could grow with the number of runs; ``ru_maxrss`` is not used, as
 Linux carries the parent's peak across exec), and, sampled every 0.2 s with
-psutil, the peak RSS of the largest worker and the peak of the summed PSS
+psutil, the peak RSS of the largest other process and the peak of the summed PSS
 (proportional set size: shared pages counted once) of the whole process tree:
 sweep process, fork server and workers. The goal is checked on that total.
 
 Run from the repository root:
-    .venv/bin/python benchmarks/bench_sweep.py            # 200 default runs, 10,000 small (~15 min)
-    .venv/bin/python benchmarks/bench_sweep.py --quick    # 40 default runs, 2,000 small (~3 min)
-    # options: --runs N  --horizon N  --workers N  --memory-runs N  --skip-dask  --skip-memory
+    .venv/bin/python benchmarks/bench_sweep.py          # 200 default runs x2, 10,000 small: ~15 min
+    .venv/bin/python benchmarks/bench_sweep.py --quick  # 40 default runs x1, 2,000 small: ~2.5 min
+    # options: --runs N  --horizon N  --workers N  --repeats N  --memory-runs N
+    #          --skip-dask  --skip-memory
 """
 
 from __future__ import annotations
@@ -44,7 +49,6 @@ import numpy as np
 import pandas as pd
 
 from kctsim.config import load_regime, load_technology
-from kctsim.experiment.runner import run_sweep
 from kctsim.experiment.spec import RunSpec
 from kctsim.experiment.store import TIMING_COLUMNS, load_results
 
@@ -82,15 +86,41 @@ def make_specs(n: int, horizon: int, small: bool = False, seed: int = 0) -> list
     ]
 
 
-def timed_sweep(specs: list[RunSpec], out: Path, executor: str, workers: int) -> float:
+SWEEP_SCRIPT = """
+    import json, sys, time
+    sys.path.insert(0, sys.argv[6])
+    from bench_sweep import META, make_specs
+    from kctsim.experiment.runner import run_sweep
+
+    if __name__ == "__main__":
+        out, executor, workers, runs, horizon = sys.argv[1:6]
+        specs = make_specs(int(runs), int(horizon))
+        start = time.perf_counter()
+        report = run_sweep(specs, META, out, executor=executor, workers=int(workers),
+                           progress=False)
+        seconds = time.perf_counter() - start
+        print(json.dumps({"seconds": seconds, "ok": report.n_ok, "failed": report.n_failed}))
+"""
+
+
+def timed_sweep(out: Path, executor: str, workers: int, runs: int, horizon: int) -> float:
+    """Seconds of one ``run_sweep`` call, in a fresh interpreter (imports not timed)."""
     load = os.getloadavg()[0]
-    start = time.perf_counter()
-    report = run_sweep(specs, META, out, executor=executor, workers=workers, progress=False)
-    seconds = time.perf_counter() - start
-    assert report.status == "complete" and report.n_failed == 0, report.summary()
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SWEEP_SCRIPT), str(out), executor]
+        + [str(workers), str(runs), str(horizon), str(Path(__file__).resolve().parent)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{executor} sweep failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"] == runs and result["failed"] == 0, result
+    seconds = result["seconds"]
     print(
-        f"  {executor:<10} {len(specs)} runs  {seconds:8.1f} s  "
-        f"({seconds / len(specs) * 1000:.0f} ms/run; load average before: {load:.1f})",
+        f"  {executor:<10} {runs} runs  {seconds:8.1f} s  "
+        f"({seconds / runs * 1000:.0f} ms/run; load average before: {load:.1f})",
         flush=True,
     )
     return seconds
@@ -208,8 +238,13 @@ def memory_sweep(n: int, workers: int, out: Path) -> dict[str, float]:
     return result
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
+GOAL_RUNS = 200
+"""The timing goals are set for sweeps of at least this many default runs: on
+fewer, the fixed start-up of a pool or cluster (1-3 s) weighs too much."""
+
+
+def verdict(ok: bool | None) -> str:
+    return {True: "PASS", False: "FAIL", None: f"(goal: >= {GOAL_RUNS} runs)"}[ok]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,53 +254,66 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=80, help="ticks of a default run")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--memory-runs", type=int, help="small runs for (c) (default 10,000)")
+    parser.add_argument(
+        "--repeats", type=int, help="timings per executor, best kept (default 2; 1 with --quick)"
+    )
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
     runs = args.runs or (40 if args.quick else 200)
     memory_runs = args.memory_runs or (2000 if args.quick else 10_000)
     workers = args.workers
+    repeats = args.repeats or (1 if args.quick else 2)
+    identical = True
 
     print(
         f"bench_sweep: {runs} default runs (horizon {args.horizon}), {workers} workers, "
         f"{os.cpu_count()} cores; Python {sys.version.split()[0]}"
     )
     tmp = Path(tempfile.mkdtemp(prefix="kctsim-bench-"))
-    results: list[tuple[str, str, bool]] = []
+    results: list[tuple[str, str, bool | None]] = []
+    print(
+        f"  each time: one run_sweep call in a fresh interpreter, pool or cluster start-up "
+        f"and writing included; best of {repeats}"
+    )
     try:
-        specs = make_specs(runs, args.horizon)
-        t_seq = timed_sweep(specs, tmp / "sequential", "sequential", workers)
-        t_proc = timed_sweep(specs, tmp / "processes", "processes", workers)
-        efficiency = t_seq / (workers * t_proc)
-        same = same_runs(tmp / "sequential", tmp / "processes")
+        kinds = ["sequential", "processes"] + ([] if args.skip_dask else ["dask"])
+        times: dict[str, list[float]] = {kind: [] for kind in kinds}
+        for repeat in range(repeats):  # interleaved, so a busy spell hits every executor
+            print(f"  repeat {repeat + 1} of {repeats}:")
+            for kind in kinds:
+                out = tmp / f"{kind}-{repeat}"
+                times[kind].append(timed_sweep(out, kind, workers, runs, args.horizon))
+                if repeat or kind == "sequential":
+                    continue
+                same = same_runs(tmp / "sequential-0", out)
+                print(f"  identical runs tables, sequential vs {kind}: {same}")
+                identical &= same
+            for kind in kinds:
+                shutil.rmtree(tmp / f"{kind}-{repeat}", ignore_errors=True)  # ledgers take room
+        best = {kind: min(seconds) for kind, seconds in times.items()}
+        efficiency = best["sequential"] / (workers * best["processes"])
         results.append(
             (
                 f"(a) parallel efficiency T_seq/({workers} x T_proc) = {efficiency:.3f}",
                 "goal >= 0.85",
-                efficiency >= 0.85 and same,
+                efficiency >= 0.85 and identical if runs >= GOAL_RUNS else None,
             )
         )
-        print(f"  identical runs tables, sequential vs processes: {same}")
-        if not args.skip_dask:
-            t_dask = timed_sweep(specs, tmp / "dask", "dask", workers)
-            ratio = t_dask / t_proc
-            same = same_runs(tmp / "sequential", tmp / "dask")
-            print(f"  identical runs tables, sequential vs dask: {same}")
+        if "dask" in best:
+            ratio = best["dask"] / best["processes"]
             results.append(
                 (
                     f"(b) Dask LocalCluster / process pool = {ratio:.3f}",
                     "goal <= 1.2",
-                    ratio <= 1.2 and same,
+                    ratio <= 1.2 and identical if runs >= GOAL_RUNS else None,
                 )
             )
-        kinds = ["processes"] + ([] if args.skip_dask else ["dask"])
-        startup = startup_seconds(workers, kinds)
+        startup = startup_seconds(workers, kinds[1:])
         print(
             "  start-up (fresh interpreter, included in the times above): "
             + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in startup.items())
         )
-        for name in ("sequential", "processes", "dask"):
-            shutil.rmtree(tmp / name, ignore_errors=True)  # the ledgers take room
         if not args.skip_memory:
             print(f"  memory: {memory_runs} small runs on {workers} processes ...", flush=True)
             mem = memory_sweep(memory_runs, workers, tmp / "memory")
@@ -274,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                 total = mem["sweep_mb"]
             print(
                 f"  {mem['ok']} ok, {mem['failed']} failed in {mem['seconds']:.0f} s; "
-                f"peak RSS: sweep process {mem['sweep_mb']:.0f} MB, largest worker "
-                f"{mem['worker_mb']:.0f} MB; peak PSS of the process tree "
+                f"peak RSS: sweep process {mem['sweep_mb']:.0f} MB, largest other process "
+                f"(fork server or worker) {mem['worker_mb']:.0f} MB; peak PSS of the tree "
                 f"{mem['tree_pss_mb']:.0f} MB"
             )
             results.append(
@@ -291,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for figure, goal, ok in results:
         print(f"{figure:<72} {goal:<14} {verdict(ok)}")
-    return 0 if all(ok for _, _, ok in results) else 1
+    if not identical:
+        print("the executors stored different runs tables")
+    return 0 if identical and all(ok is not False for _, _, ok in results) else 1
 
 
 if __name__ == "__main__":

@@ -349,3 +349,11 @@ def test_memory_stays_bounded_over_thousands_of_runs(tmp_path):
     assert peaks[2000] - peaks[150] < 25, peaks
     runs = load_results(tmp_path / "out2000")["runs"]
     assert runs["run_id"].is_unique and len(runs) == 2000
+
+
+def test_a_bad_executor_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match="unknown kind 'dsak'"):
+        run_sweep(tiny_specs(n=2), META, tmp_path / "out", executor="dsak")
+    with pytest.raises(ValueError, match="workers: need at least 1"):
+        run_sweep(tiny_specs(n=2), META, tmp_path / "out", workers=0)
+    assert not (tmp_path / "out").exists()

@@ -153,10 +153,11 @@ def test_refuses_to_start_again_over_the_same_sweep_without_resume(tmp_path, spe
         open_store(tmp_path, specs)
 
 
-def test_refuses_a_directory_of_other_files(tmp_path, specs):
+def test_refuses_a_directory_of_other_files_and_leaves_it_untouched(tmp_path, specs):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(SweepExistsError, match="holds no kctsim sweep"):
         open_store(tmp_path, specs, resume=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
     with pytest.raises(NotADirectoryError):
         open_store(tmp_path / "notes.txt", specs)
 

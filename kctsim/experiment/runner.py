@@ -28,7 +28,12 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 from tqdm import tqdm
 
-from kctsim.experiment.executors import DEFAULT_EXECUTOR, make_executor, parallelism
+from kctsim.experiment.executors import (
+    DEFAULT_EXECUTOR,
+    check_executor,
+    make_executor,
+    parallelism,
+)
 from kctsim.experiment.spec import RunSpec
 from kctsim.experiment.store import (
     FACTOR_PREFIX,
@@ -161,12 +166,15 @@ def run_sweep(
         SweepExistsError: ``out_dir`` holds a different sweep, or this one and
             ``resume`` is False.
         SweepAbortedError: the executor broke down; committed runs are kept.
+        ValueError: an unknown executor kind or ``workers < 1`` (nothing is written).
     """
     started = time.perf_counter()
     specs = list(specs)
     ids = [s.run_id for s in specs]
     if len(set(ids)) != len(ids):
         raise ValueError("specs: run ids must be unique")
+    if isinstance(executor, str):  # before the sweep directory is written
+        check_executor(executor, workers, scheduler)
     kind = executor if isinstance(executor, str) else type(executor).__name__
     store = SweepStore.open(
         out_dir,
@@ -250,7 +258,7 @@ def _execute(
                     raise SweepAbortedError(
                         f"sweep aborted: the {report.executor} executor broke down "
                         f"({_exception_line(future)}); {missing} runs not done. "
-                        "Run the same command again with --resume to finish them."
+                        "Run the same command again with --resume (resume=True) to finish them."
                     )
                 store.add(payload)
                 if payload.status == "ok":

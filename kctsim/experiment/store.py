@@ -8,6 +8,7 @@ Layout of a sweep directory::
     runs/part-00000.parquet      one row per run: parameters, seed, status, summary
     metrics/part-00000.parquet   per-tick metrics, long: run_id, tick, metric, value
     ledger/part-00000.parquet    money transfers with their run_id
+    .lock                    flock held while a process writes (released if it dies)
 
 Runs reach the store as they finish and are buffered up to a bound (runs and
 bytes), then written as one *part set*: one file per table, each first written
@@ -142,12 +143,12 @@ class SweepStore:
     removed: list[str] = field(default_factory=list)
     part_runs: int = PART_RUNS
     part_bytes: int = PART_BYTES
-    _next_part: int = 0
-    _buffer: list[RunPayload] = field(default_factory=list)
-    _buffered_bytes: int = 0
-    _lock_fd: int | None = None
-    _broken: bool = False
-    _closed: bool = False
+    _next_part: int = field(default=0, init=False, repr=False)
+    _buffer: list[RunPayload] = field(default_factory=list, init=False, repr=False)
+    _buffered_bytes: int = field(default=0, init=False, repr=False)
+    _lock_fd: int | None = field(default=None, init=False, repr=False)
+    _broken: bool = field(default=False, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     # ------------------------------------------------------------- opening
 
@@ -189,6 +190,8 @@ class SweepStore:
         manifest = _new_manifest(meta, seeds, factors)
         if out_dir.exists() and not out_dir.is_dir():
             raise NotADirectoryError(f"{out_dir} is an existing file, not a directory")
+        if out_dir.is_dir() and _read_manifest(out_dir) is None:
+            _refuse_foreign(out_dir)  # before the lock file lands in someone's directory
         out_dir.mkdir(parents=True, exist_ok=True)
         store = cls(out_dir=out_dir, manifest=manifest, part_runs=part_runs, part_bytes=part_bytes)
         store._lock()
@@ -202,13 +205,7 @@ class SweepStore:
     def _start(self, resume: bool, event: dict[str, Any]) -> None:
         old = _read_manifest(self.out_dir)
         if old is None:
-            others = [p.name for p in self.out_dir.iterdir() if not _is_scratch(p.name)]
-            if others:
-                shown = ", ".join(sorted(others)[:5]) + (", ..." if len(others) > 5 else "")
-                raise SweepExistsError(
-                    f"{self.out_dir}: is not empty ({shown}) and holds no kctsim sweep; "
-                    "choose another --out or remove it"
-                )
+            _refuse_foreign(self.out_dir)  # again, now that we hold the lock
             for name in os.listdir(self.out_dir):  # a manifest write cut short
                 if name != LOCK:
                     (self.out_dir / name).unlink()
@@ -455,13 +452,13 @@ def sweep_status(out_dir: str | os.PathLike) -> dict[str, Any]:
     parts = committed_parts(out_dir)
     ids = {i for p in parts.values() for i in p["run_ids"]}
     failed = sorted({i for p in parts.values() for i in p.get("failed", [])})
-    n_runs = int(manifest["n_runs"])
+    all_ids = {int(run["run_id"]) for run in manifest.get("runs", [])}
     return {
         "scenario": manifest.get("scenario", {}).get("name"),
-        "n_runs": n_runs,
+        "n_runs": int(manifest["n_runs"]),
         "committed": len(ids),
         "failed": failed,
-        "missing": sorted(set(range(n_runs)) - ids),
+        "missing": sorted(all_ids - ids),
         "status": manifest.get("status"),
     }
 
@@ -606,6 +603,17 @@ def _read_manifest(out_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _refuse_foreign(out_dir: Path) -> None:
+    """Raise if ``out_dir`` (which has no manifest) holds anything but sweep scratch files."""
+    others = [p.name for p in out_dir.iterdir() if not _is_scratch(p.name)]
+    if others:
+        shown = ", ".join(sorted(others)[:5]) + (", ..." if len(others) > 5 else "")
+        raise SweepExistsError(
+            f"{out_dir}: is not empty ({shown}) and holds no kctsim sweep; "
+            "choose another --out or remove it"
+        )
 
 
 def _is_scratch(name: str) -> bool:
