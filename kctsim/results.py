@@ -218,15 +218,22 @@ def summary_frame(
     return frame
 
 
-def make_manifest(model: KCTModel, seed: int | None) -> dict[str, Any]:
-    """Versions, time, seed and every input of the run, JSON-safe."""
-    manifest = {
+def software_versions() -> dict[str, str]:
+    """Versions of kctsim and the libraries a result depends on (for manifests)."""
+    return {
         "kctsim": kctsim.__version__,
         "mesa": mesa.__version__,
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "pyarrow": pyarrow.__version__,
         "python": platform.python_version(),
+    }
+
+
+def make_manifest(model: KCTModel, seed: int | None) -> dict[str, Any]:
+    """Versions, time, seed and every input of the run, JSON-safe."""
+    manifest = {
+        **software_versions(),
         "platform": platform.platform(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "seed": seed,

@@ -38,13 +38,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import mesa
-import numpy as np
 import pandas as pd
-import pyarrow
 
 import kctsim
-from kctsim.results import jsonable
+from kctsim.results import jsonable, software_versions
 
 try:  # advisory lock against two sweeps writing one directory; absent on Windows
     import fcntl
@@ -546,14 +543,7 @@ def _new_manifest(
                 }
                 for s in seeds
             ],
-            "versions": {
-                "kctsim": kctsim.__version__,
-                "mesa": mesa.__version__,
-                "numpy": np.__version__,
-                "pandas": pd.__version__,
-                "pyarrow": pyarrow.__version__,
-                "python": platform.python_version(),
-            },
+            "versions": software_versions(),
             "git_commit": commit,
             "git_dirty": dirty,
             "platform": platform.platform(),
