@@ -100,13 +100,21 @@ def mean_pairwise_hamming(designs: np.ndarray, n_bits: int) -> float:
     return float((2 * ones * (n - ones)).sum() / (n * (n - 1)) / n_bits)
 
 
+def _mean(values: np.ndarray) -> float:
+    """``values.mean()`` (the same sum, the same division) without its Python wrapper."""
+    if values.dtype == bool:
+        return np.count_nonzero(values) / values.size
+    return float(np.add.reduce(values, axis=None) / values.size)
+
+
 def measure(model) -> None:
     o, tech = model.orgs, model.tech
     if not model._fitness_current:
         model.refresh_fitness()
     alive = o.view("alive")
     types = o.view("type")
-    orgs = model.census().orgs
+    census = model.census()
+    orgs = census.orgs
 
     # Breakthrough and its probability over time.
     model.at_risk = int(model.tick > 0 and model.breakthrough_tick in (-1, model.tick))
@@ -132,9 +140,9 @@ def measure(model) -> None:
     # Fitness and the chain.
     product = model.effective_fitness[orgs, -1] if len(orgs) else np.zeros(1)
     model.best_fitness = float(model.effective_fitness[alive, -1].max())
-    model.mean_fitness = float(product.mean())
+    model.mean_fitness = _mean(product)
     progress = model.stage_progress
-    model.gap_to_target = float((1 - progress).mean())
+    model.gap_to_target = _mean(1 - progress)
     need, split = model.stage_need, model.stage_split
     model.misallocation_index = float(0.5 * np.abs(split - need).sum())
     # Judged on the progress the split and need were computed from (start of tick):
@@ -157,13 +165,13 @@ def measure(model) -> None:
     model.innovation_volume = model.tick_innovation
     total_gain = model.cum_spill + model.cum_innovation
     model.spillover_share = model.cum_spill / total_gain if total_gain > 0 else 0.0
-    learners = np.flatnonzero(alive & o.view("learns"))
+    learners = census.learners
     r, r0, cap = o.r[learners], o.r0[learners], np.maximum(o.capital[learners], 0)
     free = (r < 0.5 * r0) & (o.spill_gain[learners] > 0)
-    model.free_riding_share = float(free.mean()) if len(learners) else 0.0
+    model.free_riding_share = _mean(free) if len(learners) else 0.0
     base = (r0 * cap).sum()
     model.contribution_gap = float(1 - (r * cap).sum() / base) if base > 0 else 0.0
-    model.mean_contribution = float(r.mean()) if len(learners) else 0.0
+    model.mean_contribution = _mean(r) if len(learners) else 0.0
     model.gov_money = model.tick_gov_money
     model.private_rnd = model.tick_private_rnd
     # Private R&D the learners no longer do (at today's capital, r0 vs r), per unit
@@ -182,14 +190,14 @@ def measure(model) -> None:
         d = o.design[orgs, s]
         diversity += mean_pairwise_hamming(d, land.n_bits)
         stuck = land.is_local_optimum(d) & (land.fitness[d] < tech.gates[s])
-        lock += float(stuck.mean()) if len(d) else 0.0
+        lock += _mean(stuck) if len(d) else 0.0
     model.diversity = diversity / tech.n_stages
     model.lock_in = lock / tech.n_stages
 
     # Networks, users, counts.
     model.density, model.clustering, model.centralisation = network.statistics(model)
     u = model.users
-    model.adoption_share = float(u.view("adopted").mean()) if u.n else 0.0
+    model.adoption_share = _mean(u.view("adopted")) if u.n else 0.0
     counts = np.bincount(types[alive], minlength=len(AGENT_TYPES))
     for i, t in enumerate(AGENT_TYPES):
         if t != "government":

@@ -54,6 +54,9 @@ class Census:
         types = orgs.view("type")
         self.alive_rows = np.flatnonzero(alive)
         self.orgs = np.flatnonzero(alive & (types != government_type))
+        # Each row's position in ``orgs`` (-1 for the others), for per-organisation arrays.
+        self.org_position = np.full(orgs.n, -1, dtype=np.int64)
+        self.org_position[self.orgs] = np.arange(len(self.orgs))
         self.learners = np.flatnonzero(alive & orgs.view("learns"))
         # Learners grouped by type, with each one's group start and size: peers are
         # drawn within the group (see mechanisms.contribution).
@@ -66,7 +69,3 @@ class Census:
             np.searchsorted(sorted_types, sorted_types, side="right") - self.peer_start
         )
         self.sellers = np.flatnonzero(alive & orgs.view("sells"))
-        self.by_type = {int(t): np.flatnonzero(alive & (types == t)) for t in np.unique(types)}
-
-    def of_type(self, code: int) -> np.ndarray:
-        return self.by_type.get(code, np.empty(0, dtype=np.int64))

@@ -33,6 +33,7 @@ def setup(model) -> None:
     model.stage_split = np.full(model.n_stages, 1.0 / model.n_stages)
     model.stage_need = model.stage_split.copy()
     model.allocation_progress = np.zeros(model.n_stages)
+    model.split_progress = None  # the progress the current split was computed from
     model.tick_gov_money = 0.0
     model.cum_gov_money = 0.0
 
@@ -49,7 +50,15 @@ def stage_need(progress: np.ndarray) -> np.ndarray:
 
 
 def stage_split(model) -> np.ndarray:
-    """The budget's split over stages: fixed weights blended with the need."""
+    """The budget's split over stages: fixed weights blended with the need.
+
+    Recomputed only when the stages' progress has changed since the last tick
+    (it depends on nothing else that changes during a run).
+    """
+    key = model.stage_progress.tobytes()
+    if key == model.split_progress:
+        return model.stage_split
+    model.split_progress = key
     S = model.n_stages
     model.allocation_progress = model.stage_progress.copy()
     need = stage_need(model.allocation_progress)
@@ -94,7 +103,7 @@ def allocate(model) -> None:
     rows = census.orgs  # every recipient is an alive organisation
     types = o.type[rows]
     # The government's noisy view of each organisation's design this tick.
-    seen = model.effective_fitness[rows].mean(axis=1)
+    seen = np.add.reduce(model.effective_fitness[rows], axis=1) / model.n_stages  # row means
     seen += lev.selection_noise * model.rng.standard_normal(len(rows))
     pay = np.zeros(len(rows))
     kind = np.full(len(rows), KIND_CODE["grant"], dtype=np.int8)

@@ -22,8 +22,7 @@ DENSE_LIMIT = 400  # organisations up to which clustering uses a dense adjacency
 
 
 def _linkable(model) -> np.ndarray:
-    o = model.orgs
-    return np.flatnonzero(o.view("alive") & (o.view("type") != GOV))
+    return model.census().orgs  # alive organisations but the government
 
 
 def setup(model) -> None:
@@ -82,7 +81,7 @@ def evolve(model) -> None:
     if len(nodes) > 1:
         rate = p.link_rate * min(1.0, lev.social_trust + lev.platform)
         seekers = nodes[rng.random(len(nodes)) < rate]
-        partners = rng.choice(nodes, len(seekers))
+        partners = nodes[rng.integers(0, len(nodes), len(seekers))]  # = rng.choice(nodes, ...)
         _add_links(model, seekers, partners, lev.social_trust)
 
 
@@ -95,13 +94,11 @@ def drop_rows(model, rows: np.ndarray) -> None:
 
 def statistics(model) -> tuple[float, float, float]:
     """Density, mean local clustering and Freeman degree centralisation."""
-    nodes = model.census().orgs
-    n = len(nodes)
+    census = model.census()
+    n = len(census.orgs)
     if n < 3:
         return 0.0, 0.0, 0.0
-    index = np.full(model.orgs.n, -1, dtype=np.int64)
-    index[nodes] = np.arange(n)
-    i, j = index[model.edge_a], index[model.edge_b]
+    i, j = census.org_position[model.edge_a], census.org_position[model.edge_b]
     E = len(i)
     degree = np.bincount(np.concatenate([i, j]), minlength=n)
     density = 2 * E / (n * (n - 1))
@@ -120,7 +117,7 @@ def statistics(model) -> tuple[float, float, float]:
         triangles = np.asarray((adj @ adj).multiply(adj).sum(axis=1)).ravel() / 2
     pairs = degree * (degree - 1) / 2
     local = np.divide(triangles, pairs, out=np.zeros(n), where=pairs > 0)
-    return density, float(local.mean()), centralisation
+    return density, float(np.add.reduce(local) / n), centralisation  # = local.mean()
 
 
 def to_networkx(model) -> nx.Graph:

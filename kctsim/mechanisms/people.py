@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from kctsim.config import AGENT_TYPES
 from kctsim.ledger import NO_ID, TYPE_CODE
-
-GOV = AGENT_TYPES.index("government")
 
 
 def employable_rows(model) -> np.ndarray:
     """Organisations that can employ scientists (all alive but the government)."""
-    o = model.orgs
-    return np.flatnonzero(o.view("alive") & (o.view("type") != GOV))
+    return model.census().orgs
 
 
 def refresh_expertise(model) -> None:
@@ -39,12 +35,12 @@ def move_and_found(model) -> None:
     if sc.n and len(hosts):
         employer = sc.view("employer")
         look = rng.random(sc.n) < p.scientist_mobility * lev.people_orientation
-        target = rng.choice(hosts, sc.n)
+        target = hosts[rng.integers(0, len(hosts), sc.n)]  # = rng.choice(hosts, sc.n)
         promise = model.effective_fitness.mean(axis=1)
         move = look & (promise[target] > promise[employer])
         employer[move] = target[move]
-    discoveries = np.unique(np.asarray(model.discoveries, dtype=np.int64))
-    if len(discoveries) and sc.n:
+    if model.discoveries and sc.n:
+        discoveries = np.unique(np.asarray(model.discoveries, dtype=np.int64))
         found = discoveries[rng.random(len(discoveries)) < p.startup_rate * lev.people_orientation]
         for row in found:
             staff = np.flatnonzero(sc.view("employer") == row)

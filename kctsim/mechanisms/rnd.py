@@ -95,6 +95,11 @@ def spend(model) -> np.ndarray:
     return spending
 
 
+def _unit_clip(x: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] in place (np.clip's wrapper costs more than the work here)."""
+    return np.minimum(np.maximum(x, 0.0, out=x), 1.0, out=x)
+
+
 def make_plan(model, spending: np.ndarray) -> Plan:
     o, lev, p, tech = model.orgs, model.levers, model.params, model.tech
     expertise = o.view("expertise")
@@ -112,10 +117,10 @@ def make_plan(model, spending: np.ndarray) -> Plan:
         imitate=lev.imitation_bias,
         passive=p.passive_absorption,
         blockade=tech.blockade if (tech.frontier >= 0).any() else 0.0,
-        jump=np.clip(o.view("exploration") * 2.0 * lev.risk_tolerance, 0.0, 1.0),
+        jump=_unit_clip(o.view("exploration") * 2.0 * lev.risk_tolerance),
         candidates=candidates,
         directed=lev.direction_setting * (o.view("gov_money") > 0),
-        absorption=np.clip(o.view("absorption") + p.expertise_absorption * expertise, 0, 1),
+        absorption=_unit_clip(o.view("absorption") + p.expertise_absorption * expertise),
     )
     visible, visible_row = spillover.visible_for(model, o.n)
     caps = tech.caps(model.stage_progress)
@@ -164,16 +169,21 @@ def research(model) -> None:
 def local_search(land, design, candidates, allowed, keys) -> np.ndarray:
     """Best of ``candidates`` random allowed one-bit flips (the design itself if none).
 
-    ``keys`` are uniform draws that order the flips at random.
+    ``keys`` are uniform draws that order the flips at random; ``allowed`` is
+    None when every flip is allowed (no row is held to a direction).
     """
     N = land.n_bits
-    keys = np.where(allowed, keys, 2.0)
-    order = np.argsort(keys, axis=1)
-    ok = np.take_along_axis(allowed, order, axis=1) & (np.arange(N) < candidates[:, None])
+    first_m = np.arange(N) < candidates[:, None]
+    rows = np.arange(len(design))
+    if allowed is None:
+        order = np.argsort(keys, axis=1)
+        ok = first_m
+    else:
+        order = np.argsort(np.where(allowed, keys, 2.0), axis=1)
+        ok = allowed[rows[:, None], order] & first_m
     flips = design[:, None] ^ land.flip_masks[order]
     fit = np.where(ok, land.fitness[flips], -1.0)
     pick = np.argmax(fit, axis=1)
-    rows = np.arange(len(design))
     return np.where(ok[rows, pick], flips[rows, pick], design)
 
 
@@ -182,6 +192,8 @@ def execute(model, plan: Plan) -> None:
     o, rng, tech = model.orgs, model.rng, model.tech
     n = o.n
     succeeded = np.zeros(n, dtype=bool)
+    # The government's research arm only takes knowledge in while it researches.
+    absorbing = o.view("alive") & ((o.view("type") != GOVERNMENT) | (o.view("gov_money") > 0))
 
     for s, (sp, land) in enumerate(zip(plan.stages, tech.landscapes, strict=True)):
         N = land.n_bits
@@ -191,7 +203,7 @@ def execute(model, plan: Plan) -> None:
         tries_imitation = sees_better & (rng.random(n) < plan.imitate)
         p = np.where(tries_imitation, sp.p_imitation, sp.p_success)
         success = rng.random(n) < p
-        absorb(model, plan, sp, land, s, ~success & (rng.random(n) < plan.passive))
+        absorb(model, plan, sp, land, s, ~success & (rng.random(n) < plan.passive) & absorbing)
         rows = np.flatnonzero(success)
         k = len(rows)
         if k == 0:
@@ -211,8 +223,10 @@ def execute(model, plan: Plan) -> None:
         copied = design ^ ((design ^ src) & copy_mask)
 
         # Local search: best of m random flips, only towards the direction if held to it.
-        towards = ((design ^ model.direction[s])[:, None] & land.flip_masks) != 0
-        allowed = np.where(directed[:, None], towards, True)
+        allowed = None
+        if directed.any():
+            towards = ((design ^ model.direction[s])[:, None] & land.flip_masks) != 0
+            allowed = np.where(directed[:, None], towards, True)
         local = local_search(land, design, plan.candidates[rows], allowed, bits[1])
 
         # Long jump: flip `jump_bits` random bits at once.
@@ -234,6 +248,9 @@ def execute(model, plan: Plan) -> None:
 def absorb(model, plan: Plan, sp: StagePlan, land, s: int, tries: np.ndarray) -> None:
     """Passive spillover: without R&D, copy bits of the best public design.
 
+    ``tries`` marks the rows that try to absorb (alive, and for the government
+    only while it researches).
+
     Knowledge that has leaked or been published reaches organisations through
     products, people and papers without research of their own (Jaffe 1986);
     what they take in is limited by their absorptive capacity. This is what
@@ -242,10 +259,7 @@ def absorb(model, plan: Plan, sp: StagePlan, land, s: int, tries: np.ndarray) ->
     if sp.public_row < 0:
         return
     target = land.fitness[sp.public]
-    o = model.orgs
-    # The government's research arm only takes knowledge in while it researches.
-    active = o.view("alive") & ((o.view("type") != GOVERNMENT) | (o.view("gov_money") > 0))
-    rows = np.flatnonzero(tries & active & (sp.own < target))
+    rows = np.flatnonzero(tries & (sp.own < target))
     if len(rows) == 0:
         return
     design, own = sp.design[rows], sp.own[rows]
