@@ -8,6 +8,7 @@ fitness is the raw value divided by the table's maximum (global optimum = 1).
 
 from __future__ import annotations
 
+from functools import cache
 from itertools import combinations
 
 import numpy as np
@@ -104,8 +105,8 @@ class NKLandscape:
         key = ("reach", gate, n_flips)
         if key not in self._cache:
             good = (self.fitness >= gate).astype(float)
-            shell = (np.bitwise_count(np.arange(self.size)) == n_flips).astype(float)
-            counts = _walsh_hadamard(_walsh_hadamard(good) * _walsh_hadamard(shell)) / self.size
+            shell = _shell_transform(self.n_bits, n_flips)
+            counts = _walsh_hadamard(_walsh_hadamard(good) * shell) / self.size
             self._cache[key] = np.rint(counts).astype(np.int64)
         return self._cache[key]
 
@@ -117,6 +118,16 @@ class NKLandscape:
             if self.fitness[best] <= self.fitness[design]:
                 return design
             design = int(best)
+
+
+@cache
+def _shell_transform(n_bits: int, n_flips: int) -> np.ndarray:
+    """Walsh-Hadamard transform of the shell of radius ``n_flips`` (the same on every
+    landscape with N bits, so computed once; read-only)."""
+    shell = (np.bitwise_count(np.arange(1 << n_bits)) == n_flips).astype(float)
+    transform = _walsh_hadamard(shell)
+    transform.flags.writeable = False
+    return transform
 
 
 def _walsh_hadamard(values: np.ndarray) -> np.ndarray:

@@ -75,11 +75,11 @@ def adopt(model) -> None:
 def trade(model) -> None:
     """Revenue, costs, premium, benefit sharing and users' payments."""
     o, p, tick, ledger = model.orgs, model.params, model.tick, model.ledger
-    alive = o.view("alive")
-    sellers = np.flatnonzero(alive & o.view("sells"))
+    census = model.census()
+    sellers = census.sellers
     capital = o.view("capital")
 
-    rows = np.flatnonzero(alive)
+    rows = census.alive_rows
     base, cost = o.base_revenue[rows], o.operating_cost[rows]
     capital[rows] += base - cost
     ledger.record(tick, "base_revenue", MARKET, NO_ID, o.type[rows], o.uid[rows], base)
