@@ -348,9 +348,49 @@ def export_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------- kctsim dashboard
+
+
+def add_dashboard(subparsers: Any) -> None:
+    """``kctsim dashboard``: the interactive Solara dashboard."""
+    p = subparsers.add_parser(
+        "dashboard",
+        help="start the interactive dashboard in the browser",
+        description=(
+            "Start the interactive dashboard (explore one run live, compare regimes, "
+            "browse stored results) and print its URL. It listens on localhost unless "
+            "--host says otherwise; stop it with Ctrl-C."
+        ),
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    p.add_argument(
+        "--port",
+        type=_int_type(1, 65535),
+        default=8765,
+        metavar="PORT",
+        help="port to listen on, an integer from 1 to 65535 (default: 8765)",
+    )
+    p.set_defaults(handler=dashboard_command)
+
+
+def dashboard_command(args: argparse.Namespace) -> int:
+    """Check host and port, print the URL and serve until Ctrl-C."""
+    from kctsim.dashboard.server import ServerError, serve
+
+    try:
+        return serve(args.host, args.port)
+    except ServerError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 # ------------------------------------------------------------------------ main
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [add_run, add_sweep, add_export]
+SUBCOMMANDS: list[Callable[[Any], None]] = [add_run, add_sweep, add_export, add_dashboard]
 """Functions that each add one subcommand to the parser."""
 
 

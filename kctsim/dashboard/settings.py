@@ -1,0 +1,244 @@
+"""What the explore page's controls hold, checked the same way the model checks it.
+
+:class:`ExploreSettings` is plain data (technology type, regime preset, lever
+values, population sizes, horizon, seed). The preset gives every lever's
+default; :meth:`ExploreSettings.changed_levers` says which levers differ from
+it, and :func:`validate` turns bad values into one message per field (never an
+exception), using the config module's own validation so the dashboard accepts
+exactly what :class:`~kctsim.model.KCTModel` accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
+
+from kctsim.config import (
+    CONSORTIUM_HUBS,
+    CORE_SUBJECTS,
+    LEVER_NAMES,
+    LEVER_RANGES,
+    POPULATION_RANGES,
+    ConfigError,
+    default_parameters,
+    load_regime,
+    load_technology,
+    regime_names,
+    technology_names,
+)
+
+LEVER_GROUPS: dict[str, tuple[str, ...]] = {
+    "Who leads and funds": (
+        "core_subject",
+        "targeted_share",
+        "matching_ratio",
+        "selection_noise",
+        "direction_setting",
+    ),
+    "Collaboration": (
+        "consortium",
+        "result_sharing",
+        "info_sharing",
+        "social_trust",
+        "platform",
+        "user_participation",
+    ),
+    "Appropriability and culture": (
+        "ip_protection",
+        "risk_tolerance",
+        "people_orientation",
+        "imitation_bias",
+    ),
+    "Chain and timing (major strategic)": (
+        "stage_weights",
+        "bottleneck_following",
+        "front_loading",
+    ),
+    "Entry": ("entry_rate",),
+}
+"""Every lever of :class:`~kctsim.config.Levers`, once, in the order of MODEL.md section 5."""
+
+CHOICE_LEVERS: dict[str, tuple[str, ...]] = {
+    "core_subject": CORE_SUBJECTS,
+    "consortium": CONSORTIUM_HUBS,
+}
+
+POPULATION_LABELS = {
+    "n_leader_firms": "leader firms",
+    "n_smes": "SMEs",
+    "n_state_orgs": "state-managed orgs",
+    "n_universities": "universities",
+    "n_scientists": "scientists",
+    "n_users": "users",
+}
+
+DEFAULT_TECHNOLOGY = "key_generic"
+DEFAULT_REGIME = "spiral"
+
+
+def preset_levers(regime: str) -> dict[str, Any]:
+    """The lever values of a regime preset, as the controls hold them (a fresh dict)."""
+    return dict(_preset(regime))
+
+
+@cache
+def _preset(regime: str) -> dict[str, Any]:
+    values = load_regime(regime).as_dict()
+    values["stage_weights"] = tuple(values["stage_weights"])
+    return values
+
+
+@cache
+def default_population() -> dict[str, int]:
+    return dict(default_parameters().population)
+
+
+@cache
+def default_horizon() -> int:
+    return int(default_parameters().horizon)
+
+
+@dataclass(frozen=True)
+class ExploreSettings:
+    """Everything the explore page builds a model from.
+
+    Args:
+        technology: technology type name.
+        regime: regime preset name (the levers' defaults).
+        levers: lever values as entered (may be invalid until :func:`validate`);
+            default: the regime preset's.
+        population: population sizes by ``n_*`` name.
+        horizon: ticks the run lasts.
+        seed: the run's seed.
+    """
+
+    technology: str = DEFAULT_TECHNOLOGY
+    regime: str = DEFAULT_REGIME
+    levers: dict[str, Any] = field(default_factory=dict)
+    population: dict[str, Any] = field(default_factory=default_population)
+    horizon: Any = field(default_factory=default_horizon)
+    seed: Any = 0
+
+    def __post_init__(self) -> None:
+        if not self.levers and self.regime in regime_names():
+            object.__setattr__(self, "levers", preset_levers(self.regime))
+
+    def with_regime(self, regime: str) -> ExploreSettings:
+        """Switch preset: every lever takes the new preset's value."""
+        return replace(self, regime=regime, levers=preset_levers(regime))
+
+    def with_lever(self, name: str, value: Any) -> ExploreSettings:
+        return replace(self, levers={**self.levers, name: value})
+
+    def with_population(self, name: str, value: Any) -> ExploreSettings:
+        return replace(self, population={**self.population, name: value})
+
+    def changed_levers(self) -> list[str]:
+        """Levers whose value differs from the preset's, in group order."""
+        if self.regime not in regime_names():
+            return []
+        preset = preset_levers(self.regime)
+        return [n for n in LEVER_NAMES if not _same(self.levers.get(n), preset[n])]
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~kctsim.model.KCTModel` (after :func:`validate`).
+
+        Only levers changed from the preset are passed as overrides, so the
+        model keeps the preset's name when nothing was changed.
+        """
+        kwargs: dict[str, Any] = {
+            "technology": self.technology,
+            "regime": self.regime,
+            "horizon": int(self.horizon),
+            "rng": int(self.seed),
+        }
+        for name in self.changed_levers():
+            value = self.levers[name]
+            kwargs[name] = list(value) if name == "stage_weights" else value
+        kwargs |= {k: int(v) for k, v in self.population.items()}
+        return kwargs
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def parse_weights(text: str) -> tuple[float, ...] | str:
+    """``"0.2, 0.3, 0.5"`` as a tuple of floats, or the text itself if it does not parse."""
+    try:
+        return tuple(float(p) for p in text.replace(";", ",").split(",") if p.strip())
+    except ValueError:
+        return text
+
+
+def validate(settings: ExploreSettings) -> dict[str, str]:
+    """Problems with the settings, as ``{field: message}``; empty when a model can be built."""
+    errors: dict[str, str] = {}
+    if settings.technology not in technology_names():
+        errors["technology"] = f"unknown technology type {settings.technology!r}"
+    if settings.regime not in regime_names():
+        errors["regime"] = f"unknown regime {settings.regime!r}"
+    if errors:
+        return errors
+    base = load_regime(settings.regime)
+    # One lever at a time, so that each message lands next to its own control.
+    for name in LEVER_NAMES:
+        value = settings.levers.get(name)
+        if value is None:
+            errors[name] = f"{name}: a value is needed"
+            continue
+        try:
+            base.replace("levers", **{name: value})
+        except ConfigError as exc:
+            errors[name] = _short(exc)
+    if "stage_weights" not in errors:
+        n_stages = len(load_technology(settings.technology).stages)
+        weights = settings.levers["stage_weights"]
+        if n_stages > 1 and len(weights) != n_stages:
+            errors["stage_weights"] = (
+                f"stage_weights: {len(weights)} weights for a chain of {n_stages} stages; "
+                "give one weight per stage"
+            )
+    for name, value in settings.population.items():
+        lo, hi = POPULATION_RANGES[name]
+        if not _is_int(value) or not lo <= int(value) <= hi:
+            errors[name] = f"{POPULATION_LABELS[name]}: expected an integer from {lo} to {hi}"
+    if not any(k in errors for k in settings.population):
+        try:
+            default_parameters().replace("population", **settings.population)
+        except ConfigError as exc:
+            errors["population"] = _short(exc)
+    if not _is_int(settings.horizon) or not 1 <= int(settings.horizon) <= 100_000:
+        errors["horizon"] = "horizon: expected an integer from 1 to 100000 ticks"
+    if not _is_int(settings.seed) or int(settings.seed) < 0:
+        errors["seed"] = "seed: expected an integer >= 0"
+    return errors
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(exc: ConfigError) -> str:
+    """The config error without its 'levers.' / 'population:' prefix noise."""
+    text = str(exc)
+    for prefix in ("levers.", "population: ", "population."):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    return text
+
+
+def lever_range_text(name: str) -> str:
+    """The allowed range of a numeric lever, for its label."""
+    if name in LEVER_RANGES:
+        lo, hi = LEVER_RANGES[name]
+        return f"{lo:g}–{hi:g}"
+    if name in CHOICE_LEVERS:
+        return " / ".join(CHOICE_LEVERS[name])
+    return "weights, one per stage"
