@@ -22,6 +22,11 @@ Definitions:
 Run from the repository root:
     .venv/bin/python benchmarks/bench_model.py            # 1x, 10x, 100x
     .venv/bin/python benchmarks/bench_model.py --quick    # 1x and 10x only
+    .venv/bin/python benchmarks/bench_model.py --phases   # also ms per tick of each phase
+
+``--phases`` times each line of ``KCTModel.step`` (the mechanism calls, the
+metrics and Mesa's DataCollector) at the default size for every technology
+type, best of the repeats per phase, and the construction time of each type.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import mesa
 import numpy as np
 from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
 
+import kctsim.model as kct_model
 from kctsim import KCTModel, default_parameters, regime_names, technology_names
 
 POPULATION_KEYS = (
@@ -132,6 +138,74 @@ def boltzmann_builder(n: int, seed: int) -> Callable[[], BoltzmannWealth]:
     return build
 
 
+# The phases of KCTModel.step, in tick order: (label, owner of the function, its name).
+PHASES = (
+    ("technology changes", kct_model.KCTModel, "technology_changes"),
+    ("funding.allocate", kct_model.funding, "allocate"),
+    ("market.trade", kct_model.market, "trade"),
+    ("contribution.learn", kct_model.contribution, "learn"),
+    ("rnd.research", kct_model.rnd, "research"),
+    ("spillover.spread", kct_model.spillover, "spread"),
+    ("network.evolve", kct_model.network, "evolve"),
+    ("people.move_and_found", kct_model.people, "move_and_found"),
+    ("demography.exit_and_enter", kct_model.demography, "exit_and_enter"),
+    ("measure", kct_model, "measure"),
+)
+COLLECT = "DataCollector.collect"
+
+
+def phase_times(tech: str, regime: str, seed: int, repeats: int) -> tuple[dict[str, float], float]:
+    """Best-of-``repeats`` ms per tick of each phase of a default-size run, and the
+    best construction time in ms. The phases are timed by wrapping the functions
+    ``KCTModel.step`` calls; the wrappers are removed again afterwards."""
+    spent: dict[str, float] = {}
+
+    def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            result = fn(*args, **kwargs)
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
+            return result
+
+        return wrapper
+
+    originals = [(owner, name, getattr(owner, name)) for _, owner, name in PHASES]
+    for (label, owner, name), (_, _, fn) in zip(PHASES, originals, strict=True):
+        setattr(owner, name, timed(label, fn))
+    best: dict[str, float] = {}
+    build_ms = math.inf
+    try:
+        for _ in range(repeats):
+            gc.collect()
+            t0 = time.perf_counter()
+            model = KCTModel(technology=tech, regime=regime, rng=seed)
+            build_ms = min(build_ms, 1000 * (time.perf_counter() - t0))
+            model.datacollector.collect = timed(COLLECT, model.datacollector.collect)
+            spent.clear()
+            t = time.perf_counter()
+            while model.running:
+                model.step()
+            spent["whole tick"] = time.perf_counter() - t
+            for label, seconds in spent.items():
+                best[label] = min(best.get(label, math.inf), 1000 * seconds / model.steps)
+    finally:
+        for owner, name, fn in originals:
+            setattr(owner, name, fn)
+    return best, build_ms
+
+
+def print_phases(regime: str, seed: int, repeats: int) -> None:
+    techs = technology_names()
+    rows = {tech: phase_times(tech, regime, seed, repeats) for tech in techs}
+    labels = [label for label, _, _ in PHASES] + [COLLECT, "whole tick"]
+    print(f"ms per tick by phase (default size, regime {regime!r}, best of {repeats}):")
+    print(f"{'phase':<26}" + "".join(f"{t:>16}" for t in techs))
+    for label in labels:
+        print(f"{label:<26}" + "".join(f"{rows[t][0].get(label, 0.0):>16.3f}" for t in techs))
+    print(f"{'construction (ms)':<26}" + "".join(f"{rows[t][1]:>16.1f}" for t in techs))
+    print()
+
+
 def print_table(results: list[Result]) -> None:
     header = (
         f"{'model':<10} {'scale':>5} {'agents':>9} {'ticks':>5} {'reps':>4} "
@@ -155,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tech", default="key_generic", choices=technology_names())
     parser.add_argument("--regime", default="spiral", choices=regime_names())
     parser.add_argument("--seed", type=int, default=12345, help="seed for both models")
+    parser.add_argument(
+        "--phases", action="store_true", help="also time each phase of the tick (default size)"
+    )
     args = parser.parse_args(argv)
     if args.ticks < 1:
         parser.error("--ticks must be >= 1")
@@ -178,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         "grid side = ceil(sqrt(n))."
     )
     print(flush=True)
+    if args.phases:
+        print_phases(args.regime, args.seed, 5 if not args.quick else 3)
 
     results: list[Result] = []
     pairs: list[tuple[Result, Result]] = []

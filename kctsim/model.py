@@ -6,6 +6,7 @@ One tick is a quarter. The order of a tick (MODEL.md section 4) is written in
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import networkx as nx
@@ -94,9 +95,11 @@ class KCTModel(Model):
         tech_seq, hazard_seq = seed_seq.spawn(2)
 
         self.tech_spec = (
-            technology if isinstance(technology, TechnologyType) else load_technology(technology)
+            technology
+            if isinstance(technology, TechnologyType)
+            else _shipped_technology(technology)
         )
-        levers = regime if isinstance(regime, Levers) else load_regime(regime)
+        levers = regime if isinstance(regime, Levers) else _shipped_regime(regime)
         self.regime_name = regime if isinstance(regime, str) else "custom"
         known = (*LEVER_NAMES, *PARAMETER_RANGES, *POPULATION_RANGES)
         for key in overrides:
@@ -111,7 +114,7 @@ class KCTModel(Model):
             levers = levers.replace("levers", **lever_changes)
             self.regime_name = f"{self.regime_name}*"
         self.levers = levers
-        params = parameters or default_parameters()
+        params = parameters or _default_parameters()
         param_changes = {k: v for k, v in overrides.items() if k not in LEVER_NAMES}
         given = {
             "horizon": horizon,
@@ -358,6 +361,35 @@ def measure_setup(model: KCTModel) -> None:
     model.survival = 1.0
     model.refresh_fitness()
     reset_tick_counters(model)
+
+
+# The shipped presets and defaults are read and validated once per process (a sweep
+# builds thousands of models). Levers and technology types are frozen and can be shared;
+# each model gets its own copy of the parameters' dicts.
+_shipped_technology = cache(load_technology)
+_shipped_regime = cache(load_regime)
+_shipped_defaults = cache(default_parameters)
+
+
+def _technology(technology: Any) -> TechnologyType:
+    if isinstance(technology, TechnologyType):
+        return technology
+    return (
+        _shipped_technology(technology)
+        if isinstance(technology, str)
+        else load_technology(technology)
+    )
+
+
+def _levers(regime: Any) -> Levers:
+    if isinstance(regime, Levers):
+        return regime
+    return _shipped_regime(regime) if isinstance(regime, str) else load_regime(regime)
+
+
+def _default_parameters() -> Parameters:
+    shipped = _shipped_defaults()
+    return Parameters(dict(shipped.population), dict(shipped.values), dict(shipped.agent_types))
 
 
 def _seed_sequence(rng: Any) -> np.random.SeedSequence:
