@@ -21,11 +21,20 @@
 # of R&D, the base spillover, the Bass coefficients p and q (parameters MODEL.md does not
 # pin down) and two of Spiral's own levers, IP protection and user participation. Its
 # design is Saltelli's extension of the Sobol' sequence (SALib): N × (D + 2) points for D
-# factors. The outcome here is the breakthrough probability at the horizon, P(T) (the
-# model's own probability from the hazard, ODD "Outputs"), averaged over the replicates
-# of each design point. SALib then estimates
+# factors. The outcome is the breakthrough probability at the horizon T, estimated at
+# each design point over its replicates in two ways:
 #
-# * **S1**, the first-order index: the share of the variance of P(T) explained by one
+# * **share broken through**: the fraction of replicates that broke through by T
+#   (MODEL.md section 7: over replicates, the fraction broken through by t);
+# * **compensator**: the mean over replicates of Σ h(t) over the ticks at risk
+#   (`expected_breakthroughs`), whose expectation is the same probability (the hazard's
+#   martingale identity, ODD 1.2) but which varies less than a 0/1 outcome when there
+#   are few replicates.
+#
+# (The mean of the run-level P(T) is not used: it is 1 for runs that broke through and
+# positive for the others, so it overstates the probability.) SALib then estimates
+#
+# * **S1**, the first-order index: the share of the outcome's variance explained by one
 #   input alone;
 # * **ST**, the total index: that share including all interactions with other inputs;
 #
@@ -90,65 +99,79 @@ print(f"{len(runs)} runs in {out_dir}")
 # %% [markdown]
 # ## The outcome per design point
 #
-# Y[k] is P(T) averaged over the replicates of design point k, in SALib's sample order
-# (the design's point order), as `SALib.analyze.sobol.analyze` expects.
+# Y[k] is the outcome averaged over the replicates of design point k, in SALib's sample
+# order (the design's point order), as `SALib.analyze.sobol.analyze` expects.
 
 # %%
+OUTCOMES = {
+    "share broken through": "broke_through",
+    "compensator (mean sum of hazards)": "expected_breakthroughs",
+}
+runs["broke_through"] = runs.broke_through.astype(float)
 factor_columns = [f"factor.{name}" for name in problem["names"]]
 points = runs.groupby("point").agg(
-    p_breakthrough=("p_breakthrough", "mean"),
-    broke_through=("broke_through", "mean"),
+    **{label: (column, "mean") for label, column in OUTCOMES.items()},
     **{
         name: (column, "first")
         for name, column in zip(problem["names"], factor_columns, strict=True)
     },
 )
 assert list(points.index) == list(range(len(scenario.design.points)))
-Y = points["p_breakthrough"].to_numpy()
-print(
-    f"P(T) over design points: mean {Y.mean():.3f}, sd {Y.std():.3f}, "
-    f"range [{Y.min():.3f}, {Y.max():.3f}]"
-)
+points[list(OUTCOMES)].describe().round(3)
 
 # %%
 d = len(problem["names"])
-fig, axes = plt.subplots(1, d, figsize=(2.6 * d, 3), sharey=True)
-for ax, name in zip(axes, problem["names"], strict=True):
-    ax.scatter(points[name], points.p_breakthrough, s=12, alpha=0.7)
-    ax.set(xlabel=name)
-axes[0].set_ylabel("P(breakthrough) at horizon")
-fig.suptitle(f"{scenario.name}: outcome against each input ({len(points)} design points)")
+fig, axes = plt.subplots(len(OUTCOMES), d, figsize=(2.6 * d, 5.4), sharey="row", squeeze=False)
+for row, label in enumerate(OUTCOMES):
+    for ax, name in zip(axes[row], problem["names"], strict=True):
+        ax.scatter(points[name], points[label], s=12, alpha=0.7)
+        ax.set(xlabel=name if row == len(OUTCOMES) - 1 else "")
+    axes[row, 0].set_ylabel(label, fontsize="small")
+fig.suptitle(f"{scenario.name}: outcome at quarter {scenario.horizon} against each input")
 fig.tight_layout()
 save(fig, "outcome_vs_inputs")
 
 # %% [markdown]
 # ## Sobol' indices
 #
-# If P(T) does not vary over the design (e.g. every run breaks through), its variance is
-# zero and the indices are undefined; the notebook says so instead of plotting noise.
+# If an outcome does not vary over the design (e.g. every run breaks through), its
+# variance is zero and its indices are undefined; the notebook says so instead of
+# plotting noise.
+
 
 # %%
-if np.var(Y) > 0:
-    indices = sobol.analyze(problem, Y, calc_second_order=False, seed=scenario.seed)
-    table = pd.DataFrame(
-        {key: indices[key] for key in ("S1", "S1_conf", "ST", "ST_conf")}, index=problem["names"]
-    ).sort_values("ST", ascending=False)
-else:
-    table = pd.DataFrame(np.nan, index=problem["names"], columns=["S1", "S1_conf", "ST", "ST_conf"])
-    print("P(T) is the same at every design point: Sobol' indices are undefined")
-table.round(3)
+def sobol_table(y: np.ndarray) -> pd.DataFrame:
+    """S1 and ST with their 95% bootstrap half-widths, by input; NaN if y is constant."""
+    columns = ["S1", "S1_conf", "ST", "ST_conf"]
+    if not np.var(y) > 0:
+        return pd.DataFrame(np.nan, index=problem["names"], columns=columns)
+    indices = sobol.analyze(problem, y, calc_second_order=False, seed=scenario.seed)
+    return pd.DataFrame({key: indices[key] for key in columns}, index=problem["names"])
+
+
+tables = {label: sobol_table(points[label].to_numpy()) for label in OUTCOMES}
+for label, table in tables.items():
+    if table.isna().all().all():
+        print(f"{label}: the same at every design point, Sobol' indices undefined")
+pd.concat(tables, axis=1).round(3)
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 3.8))
-x = np.arange(len(table))
-ax.bar(x - 0.2, table.S1, 0.4, yerr=table.S1_conf, capsize=3, label="S1 (first order)")
-ax.bar(x + 0.2, table.ST, 0.4, yerr=table.ST_conf, capsize=3, label="ST (total)")
-ax.axhline(0, color="black", lw=0.8)
-ax.set_xticks(x, table.index, rotation=20)
-ax.set(
-    ylabel="Sobol' index", title=f"P(breakthrough) at quarter {scenario.horizon}, {scenario.name}"
+fig, axes = plt.subplots(1, len(tables), figsize=(13, 3.8), sharey=True)
+order = tables["compensator (mean sum of hazards)"].ST.sort_values(ascending=False).index
+x = np.arange(len(order))
+for ax, (label, table) in zip(axes, tables.items(), strict=True):
+    table = table.loc[order]
+    ax.bar(x - 0.2, table.S1, 0.4, yerr=table.S1_conf, capsize=3, label="S1 (first order)")
+    ax.bar(x + 0.2, table.ST, 0.4, yerr=table.ST_conf, capsize=3, label="ST (total)")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, order, rotation=25)
+    ax.set(title=label)
+axes[0].set_ylabel("Sobol' index")
+axes[0].legend(fontsize="small")
+fig.suptitle(
+    f"Breakthrough probability at quarter {scenario.horizon}: {scenario.name}, "
+    f"{len(points)} points x {scenario.replicates} replicates"
 )
-ax.legend()
 fig.tight_layout()
 save(fig, "sobol_indices")
 
@@ -159,13 +182,14 @@ save(fig, "sobol_indices")
 # (raise `samples` in the scenario file; it must stay a power of 2). Negative S1 values
 # are estimation noise around zero. The inputs ranked by ST are where better data would
 # narrow the model's predictions most; an input with ST near zero can be fixed anywhere in
-# its range without changing P(T).
+# its range without changing the outcome.
 
 # %%
-ranked = table.dropna()
-if len(ranked):
-    top = ranked.index[0]
-    print(
-        f"largest total index: {top} (ST = {ranked.ST.iloc[0]:.2f} ± {ranked.ST_conf.iloc[0]:.2f});"
-        f" sum of S1 = {ranked.S1.sum():.2f} (1 would mean no interactions)"
-    )
+for label, table in tables.items():
+    ranked = table.dropna().sort_values("ST", ascending=False)
+    if len(ranked):
+        print(
+            f"{label}: largest total index {ranked.index[0]} "
+            f"(ST = {ranked.ST.iloc[0]:.2f} ± {ranked.ST_conf.iloc[0]:.2f}); "
+            f"sum of S1 = {ranked.S1.sum():.2f} (1 would mean no interactions)"
+        )
