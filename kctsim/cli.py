@@ -233,20 +233,8 @@ def format_summary(s: dict[str, Any]) -> str:
 EXECUTORS = ("sequential", "processes", "dask")
 
 
-def add_sweep(subparsers: Any) -> None:
-    """``kctsim sweep``: every run of a scenario file, streamed to disk, resumable."""
-    p = subparsers.add_parser(
-        "sweep",
-        help="run every run of a scenario file (resumable)",
-        description=(
-            "Expand a scenario file (TOML, see scenarios/README.md) into runs -- "
-            "technology types x regimes x design points x replicates, each with its "
-            "own seed spawned from the root seed -- and execute them, streaming the "
-            "results to the output directory as they finish. After a crash, run the "
-            "same command with --resume to run only what is missing."
-        ),
-    )
-    p.add_argument("scenario", type=Path, metavar="SCENARIO", help="path of the scenario file")
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """--workers, --executor and --scheduler, shared by every command that sweeps."""
     p.add_argument(
         "--workers",
         type=_int_type(1),
@@ -271,6 +259,28 @@ def add_sweep(subparsers: Any) -> None:
         metavar="ADDRESS",
         help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (dask only)",
     )
+
+
+def _check_executor_options(args: argparse.Namespace) -> None:
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler: only used with --executor dask")
+
+
+def add_sweep(subparsers: Any) -> None:
+    """``kctsim sweep``: every run of a scenario file, streamed to disk, resumable."""
+    p = subparsers.add_parser(
+        "sweep",
+        help="run every run of a scenario file (resumable)",
+        description=(
+            "Expand a scenario file (TOML, see scenarios/README.md) into runs -- "
+            "technology types x regimes x design points x replicates, each with its "
+            "own seed spawned from the root seed -- and execute them, streaming the "
+            "results to the output directory as they finish. After a crash, run the "
+            "same command with --resume to run only what is missing."
+        ),
+    )
+    p.add_argument("scenario", type=Path, metavar="SCENARIO", help="path of the scenario file")
+    add_executor_options(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -293,8 +303,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from kctsim.experiment.scenario import load_scenario
     from kctsim.experiment.store import SweepExistsError, SweepLockedError
 
-    if args.scheduler and args.executor != "dask":
-        raise UsageError("--scheduler: only used with --executor dask")
+    _check_executor_options(args)
     scenario = load_scenario(args.scenario)  # ConfigError: one line, exit 2
     out = args.out or Path("results/sweeps") / scenario.name
     if out.exists() and not out.is_dir():
@@ -348,6 +357,323 @@ def export_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------- kctsim propositions
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not (number > 0 and number < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def add_propositions(subparsers: Any) -> None:
+    """``kctsim propositions``: the paper's six propositions as measured verdicts."""
+    from kctsim.analysis.settings import QUICK, Settings
+
+    d = Settings()
+    p = subparsers.add_parser(
+        "propositions",
+        help="test the paper's six propositions and write the report (the main job)",
+        description=(
+            "Run every technology type under every regime preset, R replicates each "
+            "(replicate i of every regime shares its seed), plus Latin-hypercube "
+            "robustness sweeps over the uncertain non-lever parameters; then test "
+            "each proposition (effect with a bootstrap interval, log-rank and "
+            "two-proportion tests, Holm-corrected) and write report.md, report.html, "
+            "the tables and the figures into the output directory. The sweeps are "
+            "resumable; `kctsim report DIR` rebuilds the report from them."
+        ),
+    )
+    p.add_argument(
+        "--replicates",
+        type=_int_type(2),
+        default=None,
+        metavar="R",
+        help=f"replicates per technology type and regime (default: {d.replicates}; "
+        f"--quick: {QUICK['replicates']})",
+    )
+    p.add_argument(
+        "--ticks",
+        type=_int_type(1, _max_horizon()),
+        default=d.ticks,
+        metavar="T",
+        help=f"horizon in ticks (quarters) (default: {d.ticks})",
+    )
+    p.add_argument(
+        "--seed",
+        type=_int_type(0),
+        default=d.seed,
+        metavar="S",
+        help=f"root seed (default: {d.seed})",
+    )
+    p.add_argument(
+        "--cost-scale",
+        type=_positive_float,
+        default=None,
+        metavar="C",
+        help="global R&D cost scale (default: the calibrated value, see `kctsim calibrate`)",
+    )
+    p.add_argument(
+        "--robustness-samples",
+        type=_int_type(0),
+        default=d.robustness_samples,
+        metavar="N",
+        help=f"Latin-hypercube worlds per technology type, 0 for none "
+        f"(default: {d.robustness_samples})",
+    )
+    p.add_argument(
+        "--robustness-replicates",
+        type=_int_type(2),
+        default=d.robustness_replicates,
+        metavar="R",
+        help=f"replicates per regime in each world (default: {d.robustness_replicates})",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK['replicates']} replicates and no robustness sweeps "
+        "(default --out: results/propositions_quick)",
+    )
+    add_executor_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (default: results/propositions)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the suite already in --out (runs only what is missing)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=propositions_command)
+
+
+def propositions_command(args: argparse.Namespace) -> int:
+    from kctsim.analysis.settings import QUICK, Settings
+    from kctsim.analysis.suite import PropositionsDirError, run_suite
+    from kctsim.experiment.runner import SweepAbortedError
+    from kctsim.experiment.store import SweepExistsError, SweepLockedError
+
+    _check_executor_options(args)
+    settings = Settings(
+        replicates=args.replicates or (QUICK["replicates"] if args.quick else Settings.replicates),
+        ticks=args.ticks,
+        seed=args.seed,
+        cost_scale=args.cost_scale,
+        robustness_samples=0 if args.quick else args.robustness_samples,
+        robustness_replicates=args.robustness_replicates,
+        quick=args.quick,
+    )
+    out = args.out or Path("results/propositions_quick" if args.quick else "results/propositions")
+    try:
+        settings = settings.resolved()
+    except FileNotFoundError as exc:  # no packaged calibration
+        raise UsageError(
+            f"no calibrated cost scale ({exc}); run `kctsim calibrate "
+            "scenarios/chokepoints_2018.toml --save` or pass --cost-scale"
+        ) from exc
+    try:
+        run_suite(
+            out,
+            settings,
+            executor=args.executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+    except (PropositionsDirError, SweepExistsError, SweepLockedError) as exc:
+        raise UsageError(f"--out: {exc}") from exc
+    except SweepAbortedError as exc:
+        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
+    return _report(out, quiet=args.quiet, errors=PropositionsDirError)
+
+
+def _report(out: Path, quiet: bool, errors: type[Exception]) -> int:
+    from kctsim.analysis.suite import analyse
+    from kctsim.report import write_report
+
+    try:
+        analysis = analyse(out)
+    except errors as exc:
+        raise UsageError(f"DIR: {exc}") from exc
+    paths = write_report(analysis)
+    if not quiet:
+        table = analysis.verdicts
+        width = max(len(c) for c in table["comparison"])
+        for row in table.itertuples():
+            print(
+                f"{row.proposition}  {row.comparison:<{width}}  effect {row.effect:+6.2f} "
+                f"[{row.ci_low:+6.2f}, {row.ci_high:+6.2f}]  p_holm {row.p_holm:.3g}  "
+                f"{row.verdict}"
+            )
+    print(f"wrote {len(paths)} files; report: {out / 'report.md'} and {out / 'report.html'}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- kctsim report
+
+
+def add_report(subparsers: Any) -> None:
+    """``kctsim report``: rebuild a propositions report from stored results."""
+    p = subparsers.add_parser(
+        "report",
+        help="rebuild the propositions report from stored results (runs nothing)",
+        description=(
+            "Recompute the verdicts, tables and figures of a propositions directory "
+            "from its stored sweeps and rewrite report.md and report.html. Nothing is run."
+        ),
+    )
+    p.add_argument("directory", type=Path, metavar="DIR", help="a propositions directory")
+    p.add_argument("--quiet", action="store_true", help="do not print the verdict table")
+    p.set_defaults(handler=report_command)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from kctsim.analysis.suite import PropositionsDirError
+
+    if not args.directory.is_dir():
+        raise UsageError(f"DIR: {args.directory} is not a directory")
+    return _report(args.directory, quiet=args.quiet, errors=PropositionsDirError)
+
+
+# ------------------------------------------------------------- kctsim calibrate
+
+
+def add_calibrate(subparsers: Any) -> None:
+    """``kctsim calibrate``: fit the global cost scale on the chokepoint scenario."""
+    from kctsim.analysis.calibration import TARGET
+
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit the global cost scale so that ~21 of the 35 chokepoints break through",
+        description=(
+            "Run a scenario of cells (scenarios/chokepoints_2018.toml: the 35 chokepoint "
+            "technologies of 2018 under their status-quo regimes, 20 quarters) at a "
+            "geometric grid of cost scales with common random numbers, and find the cost "
+            "scale at which the mean number broken through equals the target, with a "
+            "bootstrap interval over replicates. Writes calibration.json, curve.csv and "
+            "a figure into --out; --save also makes it the default of `kctsim propositions`."
+        ),
+    )
+    p.add_argument("scenario", type=Path, metavar="SCENARIO", help="path of the scenario file")
+    p.add_argument(
+        "--grid",
+        type=_positive_float,
+        nargs=2,
+        default=(30.0, 300.0),
+        metavar=("LOW", "HIGH"),
+        help="range of cost scales searched (default: 30 300)",
+    )
+    p.add_argument(
+        "--points",
+        type=_int_type(2, 50),
+        default=7,
+        metavar="N",
+        help="grid points, geometric (default: 7)",
+    )
+    p.add_argument(
+        "--replicates",
+        type=_int_type(2),
+        default=None,
+        metavar="R",
+        help="replicates per technology (default: the scenario's)",
+    )
+    p.add_argument(
+        "--target",
+        type=_int_type(0),
+        default=TARGET,
+        metavar="N",
+        help=f"technologies to be broken through at the horizon (default: {TARGET})",
+    )
+    add_executor_options(p)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results/calibration"),
+        metavar="DIR",
+        help="output directory (default: results/calibration)",
+    )
+    p.add_argument("--resume", action="store_true", help="finish the grid sweep already in --out")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="write the fit into the package (kctsim/data/calibration.toml): the new default",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=calibrate_command)
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    import dataclasses
+    from importlib import resources
+
+    from kctsim.analysis import calibration as cal
+    from kctsim.experiment.runner import SweepAbortedError
+    from kctsim.experiment.scenario import load_scenario
+    from kctsim.experiment.store import SweepExistsError, SweepLockedError
+    from kctsim.report.figures import plot_calibration, save_figure
+
+    _check_executor_options(args)
+    low, high = args.grid
+    if not low < high:
+        raise UsageError(f"--grid: LOW must be below HIGH, got {low:g} {high:g}")
+    scenario = load_scenario(args.scenario)
+    if not scenario.cells:
+        raise UsageError(
+            f"{args.scenario}: has no [cells]; calibration counts the cells broken through "
+            "(e.g. scenarios/chokepoints_2018.toml)"
+        )
+    if args.target > len(scenario.cells):
+        raise UsageError(f"--target: {args.target} is more than the {len(scenario.cells)} cells")
+    if args.replicates:
+        scenario = dataclasses.replace(scenario, replicates=args.replicates)
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out: {args.out} is a file; give a directory path")
+    costs = cal.grid_values(low, high, args.points)
+    try:
+        fit, record = cal.run_calibration(
+            scenario,
+            args.out,
+            costs,
+            target=args.target,
+            executor=args.executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=not args.quiet,
+        )
+    except (SweepExistsError, SweepLockedError) as exc:
+        raise UsageError(f"--out: {exc}") from exc
+    except SweepAbortedError as exc:
+        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
+    save_figure(plot_calibration(fit.curve, record), args.out / "calibration")
+    print(fit.curve.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    if not fit.cost_scale == fit.cost_scale:  # NaN: the target is outside the grid
+        raise CommandFailed(
+            f"the mean count runs from {fit.curve['mean'].max():.1f} to "
+            f"{fit.curve['mean'].min():.1f} on the grid and never crosses {args.target}; "
+            "widen --grid"
+        )
+    print(
+        f"cost_scale = {fit.cost_scale:.4g} (95% interval {fit.ci_low:.4g} to {fit.ci_high:.4g}; "
+        f"{fit.replicates} replicates of {fit.n_technologies} technologies); "
+        f"written to {args.out / 'calibration.json'}"
+    )
+    if args.save:
+        target = Path(str(resources.files("kctsim").joinpath(cal.CALIBRATION_FILE)))
+        cal.write_calibration_toml(record, target)
+        print(f"saved as the default cost scale in {target}")
+    return EXIT_OK
+
+
 # ------------------------------------------------------------- kctsim dashboard
 
 
@@ -390,7 +716,15 @@ def dashboard_command(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------ main
 
-SUBCOMMANDS: list[Callable[[Any], None]] = [add_run, add_sweep, add_export, add_dashboard]
+SUBCOMMANDS: list[Callable[[Any], None]] = [
+    add_run,
+    add_sweep,
+    add_export,
+    add_propositions,
+    add_report,
+    add_calibrate,
+    add_dashboard,
+]
 """Functions that each add one subcommand to the parser."""
 
 

@@ -269,8 +269,16 @@ class TechnologyType:
         )
 
     def replace(self, where: str = "technology", **changes: Any) -> TechnologyType:
+        """A copy with ``changes``; ``k_shift`` moves every stage's K by that many
+        interactions (clipped to 0..N-1), so one factor makes every type more or
+        less rugged whatever its own K."""
+        k_shift = changes.pop("k_shift", 0)
         data = asdict(self) | changes
         data["stages"] = [s if isinstance(s, dict) else asdict(s) for s in data["stages"]]
+        if k_shift:
+            shift = _number(k_shift, f"{where}.k_shift", -15, 15, integer=True)
+            for stage in data["stages"]:
+                stage["k"] = min(max(stage["k"] + shift, 0), stage["n_bits"] - 1)
         return TechnologyType.from_mapping(data, where)
 
 

@@ -460,7 +460,11 @@ def sweep_status(out_dir: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def load_results(out_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
+def load_results(
+    out_dir: str | os.PathLike,
+    tables: Sequence[str] = TABLES,
+    metrics: Sequence[str] | None = None,
+) -> dict[str, pd.DataFrame]:
     """The committed results of a sweep as pandas DataFrames.
 
     Returns ``runs`` (one row per run), ``metrics`` (long: run_id, tick, metric,
@@ -469,26 +473,37 @@ def load_results(out_dir: str | os.PathLike) -> dict[str, pd.DataFrame]:
     into part files. Runs columns: :data:`RUN_COLUMNS` with the ``factor.*``
     columns after ``replicate``, then the summary metrics in alphabetical order.
 
+    Args:
+        out_dir: the sweep directory.
+        tables: which tables to read (large sweeps: read only what you need).
+        metrics: read only these per-tick metrics (default: all).
+
     Raises:
         FileNotFoundError: ``out_dir`` holds no sweep, or a committed part is missing.
+        ValueError: an unknown table name.
     """
+    unknown_tables = [t for t in tables if t not in TABLES]
+    if unknown_tables:
+        raise ValueError(f"unknown tables {unknown_tables}; allowed: {', '.join(TABLES)}")
     out_dir = Path(out_dir)
     manifest = read_manifest(out_dir)
     parts = committed_parts(out_dir)
-    tables: dict[str, pd.DataFrame] = {}
-    for table in TABLES:
+    filters = {"metrics": [("metric", "in", list(metrics))]} if metrics is not None else {}
+    result: dict[str, pd.DataFrame] = {}
+    for table in tables:
         frames = []
         for number in sorted(parts):
             path = out_dir / table / f"part-{number:05d}.parquet"
             if not path.exists():
                 raise FileNotFoundError(f"{path}: committed in {STATUS_LOG} but missing")
-            frames.append(pd.read_parquet(path))
+            frames.append(pd.read_parquet(path, filters=filters.get(table)))
         frame = _concat(frames) if frames else pd.DataFrame(columns=EMPTY_COLUMNS[table])
         if len(frame):
             frame = frame.sort_values(SORT_KEYS[table], kind="stable", ignore_index=True)
-        tables[table] = frame
-    tables["runs"] = _canonical_runs(tables["runs"], manifest.get("factors", []))
-    return tables
+        result[table] = frame
+    if "runs" in result:
+        result["runs"] = _canonical_runs(result["runs"], manifest.get("factors", []))
+    return result
 
 
 def metrics_wide(metrics: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,406 @@
+"""The proposition suite: which runs it makes, where it keeps them, and its analysis.
+
+A propositions directory::
+
+    manifest.json      format, settings (replicates, ticks, seed, cost scale and
+                       where it came from), the sweeps below, versions, times
+    suite/             sweep: every technology type x every regime preset x R
+                       replicates (replicate i of every regime shares its seed)
+    robustness/<type>/ sweeps: a Latin hypercube of uncertain, non-lever
+                       parameters per technology type, under the regimes its
+                       propositions compare (absent with --quick)
+    verdicts.csv, mechanisms.csv, fit_matrix.csv, robustness.csv, drivers.csv
+    report.md, report.html, figures/
+
+The sweeps are ordinary, resumable sweep directories; the tables, report and
+figures are derived from them and rebuilt by ``kctsim report DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kctsim.analysis import robustness as rob
+from kctsim.analysis.propositions import (
+    Proposition,
+    evaluate,
+    fit_matrix,
+    load_propositions,
+    mechanism_table,
+)
+from kctsim.analysis.settings import Settings
+from kctsim.config import default_parameters, load_technology, regime_names, technology_names
+from kctsim.experiment.scenario import Scenario, parse_scenario
+from kctsim.experiment.store import FACTOR_PREFIX, committed_parts, load_results, read_manifest
+from kctsim.metrics import stage_metric_names
+from kctsim.results import jsonable, software_versions
+
+FORMAT = "kctsim-propositions/1"
+MANIFEST = "manifest.json"
+SUITE = "suite"
+ROBUSTNESS = "robustness"
+
+# Uncertain parameters that are not levers, varied in the robustness worlds as
+# multiples (low, high) of their default value; integers are rounded.
+RELATIVE_FACTORS: dict[str, tuple[float, float]] = {
+    "cost_scale": (0.5, 2.0),
+    "budget": (0.5, 2.0),
+    "spillover": (0.5, 1.5),
+    "imitation_cost": (0.5, 2.0),
+    "passive_absorption": (0.5, 2.0),
+    "bass_p": (0.5, 2.0),
+    "bass_q": (0.5, 2.0),
+    "market_size": (0.5, 2.0),
+    "n_leader_firms": (0.6, 1.6),
+    "n_smes": (0.5, 1.5),
+    "n_universities": (0.5, 1.5),
+    "n_users": (0.5, 1.5),
+}
+# Technology fields, as multiples of the type's own value (skipped where it is 0).
+TECHNOLOGY_FACTORS: dict[str, tuple[float, float]] = {
+    "turbulence": (0.5, 2.0),
+    "rival_hazard": (0.5, 2.0),
+    "cost_multiplier": (0.75, 1.5),
+}
+K_SHIFT = (-2, 2)  # interactions added to every stage's K: ruggedness
+BLOCKADE_SPREAD = 0.15  # blockade varies by this much below its value (capped at 1 above)
+
+
+# ----------------------------------------------------------------- scenarios
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def suite_text(s: Settings) -> str:
+    """Scenario text of the main suite: every type x every preset x R replicates."""
+    return "\n".join(
+        [
+            'name = "propositions_suite"',
+            'description = "Every technology type under every regime preset (common random '
+            'numbers)."',
+            f"technologies = {_toml_list(technology_names())}",
+            f"regimes = {_toml_list(regime_names())}",
+            f"horizon = {s.ticks}",
+            f"replicates = {s.replicates}",
+            f"seed = {s.seed}",
+            "",
+            "[parameters]",
+            f"cost_scale = {s.cost_scale!r}",
+            "",
+        ]
+    )
+
+
+def robustness_regimes(propositions: list[Proposition]) -> dict[str, list[str]]:
+    """Per technology type, the regimes its propositions compare."""
+    out: dict[str, list[str]] = {}
+    for p in propositions:
+        out.setdefault(p.technology, [])
+        out[p.technology] += [r for r in p.regimes if r not in out[p.technology]]
+    return out
+
+
+def robustness_factors(technology: str, cost_scale: float) -> dict[str, tuple[float, float]]:
+    """Bounds of every robustness factor for one technology type, from its own data."""
+    defaults = default_parameters()
+    base = defaults.values | defaults.population | {"cost_scale": cost_scale}
+    bounds = {
+        name: (lo * base[name], hi * base[name]) for name, (lo, hi) in RELATIVE_FACTORS.items()
+    }
+    tech = load_technology(technology)
+    for name, (lo, hi) in TECHNOLOGY_FACTORS.items():
+        value = getattr(tech, name)
+        if value > 0:
+            bounds[name] = (
+                lo * value,
+                min(hi * value, 1.0) if name != "cost_multiplier" else hi * value,
+            )
+    if tech.blockade > 0 and any(s.frontier for s in tech.stages):
+        bounds["blockade"] = (
+            max(tech.blockade - BLOCKADE_SPREAD, 0.0),
+            min(tech.blockade + 0.04, 1.0),
+        )
+    bounds["k_shift"] = (float(K_SHIFT[0]) - 0.49, float(K_SHIFT[1]) + 0.49)
+    return bounds
+
+
+def robustness_text(s: Settings, technology: str, regimes: list[str]) -> str:
+    """Scenario text of one type's robustness sweep (a Latin hypercube of worlds)."""
+    factors = robustness_factors(technology, float(s.cost_scale))
+    lines = [
+        f'name = "propositions_robustness_{technology}"',
+        f'description = "{technology}: the compared regimes over a Latin hypercube of uncertain, '
+        'non-lever parameters."',
+        f"technologies = {_toml_list([technology])}",
+        f"regimes = {_toml_list(regimes)}",
+        f"horizon = {s.ticks}",
+        f"replicates = {s.robustness_replicates}",
+        f"seed = {s.seed}",
+        "",
+        "[design]",
+        'method = "lhs"',
+        f"samples = {s.robustness_samples}",
+        "",
+        "[design.factors]",
+    ]
+    lines += [f"{n} = {{ min = {lo!r}, max = {hi!r} }}" for n, (lo, hi) in factors.items()]
+    return "\n".join(lines) + "\n"
+
+
+def scenarios(s: Settings) -> dict[str, Scenario]:
+    """Every sweep of the suite, by its directory relative to the propositions directory."""
+    out = {SUITE: parse_scenario(suite_text(s), "<propositions suite>")}
+    if s.robustness_samples > 0:
+        for tech, regimes in robustness_regimes(load_propositions()).items():
+            text = robustness_text(s, tech, regimes)
+            out[f"{ROBUSTNESS}/{tech}"] = parse_scenario(text, f"<robustness {tech}>")
+    return out
+
+
+# ---------------------------------------------------------------- manifest
+
+
+class PropositionsDirError(Exception):
+    """The directory holds something other than this proposition suite."""
+
+
+def new_manifest(s: Settings, sweeps: dict[str, Scenario]) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "settings": asdict(s),
+        "sweeps": {name: sc.meta()["hash"] for name, sc in sweeps.items()},
+        "versions": software_versions(),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ended": None,
+    }
+
+
+def read_propositions_manifest(out_dir: Path) -> dict[str, Any] | None:
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
+
+
+def check_out_dir(out_dir: Path, manifest: dict[str, Any], resume: bool) -> None:
+    """Refuse a directory holding anything but this suite (or, without resume, this suite)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PropositionsDirError(f"{out_dir}: is a file, not a directory")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    old = read_propositions_manifest(out_dir)
+    if old is None:
+        raise PropositionsDirError(
+            f"{out_dir}: is not empty and holds no kctsim propositions results; "
+            "choose another --out or remove it"
+        )
+    if old["sweeps"] != manifest["sweeps"]:
+        settings = ", ".join(
+            f"{k}={v}" for k, v in old["settings"].items() if k != "cost_scale_source"
+        )
+        raise PropositionsDirError(
+            f"{out_dir}: holds a proposition suite with other settings ({settings}); "
+            "choose another --out or remove it"
+        )
+    if not resume:
+        raise PropositionsDirError(
+            f"{out_dir}: already holds this proposition suite; pass --resume to finish it "
+            f"(or rebuild its report with `kctsim report {out_dir}`)"
+        )
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------ running
+
+
+def run_suite(
+    out_dir: Path,
+    settings: Settings,
+    executor: str = "processes",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) every sweep of the suite into ``out_dir``; return the manifest."""
+    from kctsim.experiment.runner import run_sweep
+
+    settings = settings.resolved()
+    sweeps = scenarios(settings)
+    manifest = new_manifest(settings, sweeps)
+    check_out_dir(out_dir, manifest, resume)
+    old = read_propositions_manifest(out_dir)
+    if old is not None:
+        manifest = old | {"ended": None, "resumed": [*old.get("resumed", []), _now()]}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out_dir / MANIFEST, manifest)
+    for name, scenario in sweeps.items():
+        if progress:
+            print(f"{name}: {scenario.n_runs} runs", flush=True)
+        sweep_dir = out_dir / name
+        run_sweep(
+            scenario.runs(),
+            scenario.meta(),
+            sweep_dir,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            resume=resume or (sweep_dir / MANIFEST).exists(),
+            progress=progress,
+        )
+    manifest["ended"] = _now()
+    write_json_atomic(out_dir / MANIFEST, manifest)
+    return manifest
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------- analysis
+
+
+# Per-tick metrics the report plots (read selectively: the metrics table is large).
+PLOTTED_METRICS = (
+    "p_breakthrough",
+    "spillover_share",
+    "free_riding_share",
+    "contribution_gap",
+    "diversity",
+    "lock_in",
+    "misallocation_index",
+    "chain_blocked",
+    *stage_metric_names(max(len(load_technology(t).stages) for t in technology_names())),
+)
+
+
+@dataclass
+class Analysis:
+    """Everything the report shows, computed from the stored sweeps."""
+
+    out_dir: Path
+    manifest: dict[str, Any]
+    suite_manifest: dict[str, Any]
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    ledger_flows: pd.DataFrame
+    verdicts: pd.DataFrame
+    mechanisms: pd.DataFrame
+    fit: pd.DataFrame
+    worlds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.manifest["settings"]
+
+    @property
+    def has_robustness(self) -> bool:
+        return len(self.worlds) > 0
+
+
+def analyse(out_dir: Path) -> Analysis:
+    """Read the stored sweeps of a propositions directory and compute every table.
+
+    Raises:
+        PropositionsDirError: not a propositions directory, or its suite is incomplete.
+    """
+    out_dir = Path(out_dir)
+    manifest = read_propositions_manifest(out_dir)
+    if manifest is None:
+        raise PropositionsDirError(
+            f"{out_dir}: holds no kctsim propositions results (no {MANIFEST} of format {FORMAT})"
+        )
+    suite_dir = out_dir / SUITE
+    try:
+        suite_manifest = read_manifest(suite_dir)
+        tables = load_results(suite_dir, tables=("runs", "metrics"), metrics=PLOTTED_METRICS)
+    except (FileNotFoundError, ValueError) as exc:
+        raise PropositionsDirError(f"{suite_dir}: cannot be read ({exc})") from None
+    runs = tables["runs"]
+    if len(runs) < suite_manifest.get("n_runs", 0):
+        raise PropositionsDirError(
+            f"{suite_dir}: holds {len(runs)} of {suite_manifest['n_runs']} runs; "
+            f"finish it with `kctsim propositions --resume --out {out_dir}` and the same options"
+        )
+    propositions = load_propositions()
+    verdicts = evaluate(runs, propositions)
+    analysis = Analysis(
+        out_dir=out_dir,
+        manifest=manifest,
+        suite_manifest=suite_manifest,
+        runs=runs,
+        metrics=tables["metrics"],
+        ledger_flows=ledger_flows(suite_dir, runs),
+        verdicts=verdicts,
+        mechanisms=mechanism_table(runs, propositions),
+        fit=fit_matrix(runs, propositions),
+    )
+    robustness_dirs = sorted((out_dir / ROBUSTNESS).glob("*/manifest.json"))
+    if robustness_dirs:
+        frames = [load_results(p.parent, tables=("runs",))["runs"] for p in robustness_dirs]
+        world_runs = pd.concat(frames, ignore_index=True)
+        worlds = rob.world_effects(world_runs, propositions)
+        factors = [
+            c.removeprefix(FACTOR_PREFIX) for c in world_runs.columns if c.startswith(FACTOR_PREFIX)
+        ]
+        shares = rob.robustness_shares(worlds, verdicts)
+        analysis.verdicts["robustness_share"] = verdicts["proposition"].map(shares)
+        analysis.verdicts["robustness_worlds"] = verdicts["proposition"].map(
+            worlds.groupby("proposition").size()
+        )
+        analysis.worlds = worlds
+        analysis.drivers = rob.drivers(worlds, factors)
+    else:
+        analysis.verdicts["robustness_share"] = float("nan")
+        analysis.verdicts["robustness_worlds"] = 0
+    return analysis
+
+
+def ledger_flows(sweep_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """Money moved between agent types per run, averaged over the runs of each
+    (technology, regime): columns technology, regime, from_type, to_type, kind, amount.
+
+    The ledger holds every transfer (tens of thousands per run), so it is
+    condensed one part file at a time and never held whole.
+    """
+    keys = ["run_id", "from_type", "to_type", "kind"]
+    condensed = []
+    for number in sorted(committed_parts(sweep_dir)):
+        part = pd.read_parquet(
+            sweep_dir / "ledger" / f"part-{number:05d}.parquet", columns=[*keys, "amount"]
+        )
+        condensed.append(part.groupby(keys, observed=True)["amount"].sum().reset_index())
+    columns = ["technology", "regime", "from_type", "to_type", "kind", "amount"]
+    if not condensed:
+        return pd.DataFrame(columns=columns)
+    per_run = pd.concat(condensed, ignore_index=True).merge(
+        runs[["run_id", "technology", "regime"]], on="run_id"
+    )
+    n_runs = runs.groupby(["technology", "regime"]).size().rename("n_runs").reset_index()
+    flows = (
+        per_run.groupby(columns[:-1], observed=True)["amount"]
+        .sum()
+        .reset_index()
+        .merge(n_runs, on=["technology", "regime"])
+    )
+    flows["amount"] = flows["amount"] / flows["n_runs"]
+    return flows[columns]

@@ -1,0 +1,143 @@
+"""`kctsim propositions` and `kctsim report` end to end on a tiny suite."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from kctsim import load_results
+from kctsim.analysis.propositions import evaluate
+from kctsim.analysis.suite import FORMAT, Settings, run_suite
+from kctsim.cli import main
+
+TINY = [
+    "--replicates", "3",
+    "--ticks", "8",
+    "--cost-scale", "60",
+    "--robustness-samples", "2",
+    "--robustness-replicates", "2",
+    "--executor", "sequential",
+    "--quiet",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    out = tmp_path_factory.mktemp("prop") / "p"
+    assert main(["propositions", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_the_suite_writes_the_report_tables_and_figures(suite):
+    manifest = json.loads((suite / "manifest.json").read_text())
+    assert manifest["format"] == FORMAT
+    assert manifest["settings"]["cost_scale"] == 60.0
+    assert manifest["ended"] is not None
+    for name in ("report.md", "report.html", "verdicts.csv", "mechanisms.csv", "fit_matrix.csv"):
+        assert (suite / name).is_file(), name
+    for stem in (
+        "breakthrough_curves",
+        "fit_matrix",
+        "spillover_free_riding",
+        "flows_sankey",
+        "flows_heatmap",
+        "stages_major_strategic",
+        "diversity_lock_in",
+        "robustness",
+    ):
+        assert (suite / "figures" / f"{stem}.png").stat().st_size > 1000, stem
+        assert (suite / "figures" / f"{stem}.svg").is_file(), stem
+    assert sorted(p.name for p in (suite / "robustness").iterdir()) == [
+        "cutting_edge", "key_generic", "major_strategic"
+    ]  # fmt: skip
+
+
+def test_the_report_opens_with_a_verdict_table_of_six_propositions(suite):
+    text = (suite / "report.md").read_text()
+    table = text.split("## Verdicts")[1].split("\n\n")[1].splitlines()
+    assert table[0].startswith("| Proposition | The paper's claim |")
+    assert [line.split("|")[1].strip() for line in table[2:]] == [f"P{i}" for i in range(1, 7)]
+    assert str(suite) in text and "manifest.json" in text
+    assert "Cost scale 60 (--cost-scale)" in text
+
+
+def test_every_number_comes_from_the_stored_runs(suite):
+    runs = load_results(suite / "suite", tables=("runs",))["runs"]
+    recomputed = evaluate(runs)
+    stored = pd.read_csv(suite / "verdicts.csv")
+    for column in ("effect", "ci_low", "ci_high", "p_logrank", "p_holm", "p_better"):
+        assert stored[column].to_numpy() == pytest.approx(recomputed[column].to_numpy()), column
+    assert stored["verdict"].tolist() == recomputed["verdict"].tolist()
+
+
+def test_report_rebuilds_the_same_numbers_without_running(suite):
+    before = {n: (suite / n).read_bytes() for n in ("verdicts.csv", "mechanisms.csv", "report.md")}
+    runs_before = sorted(p.name for p in (suite / "suite" / "runs").iterdir())
+    assert main(["report", str(suite), "--quiet"]) == 0
+    for name, content in before.items():
+        assert (suite / name).read_bytes() == content, name
+    assert sorted(p.name for p in (suite / "suite" / "runs").iterdir()) == runs_before
+
+
+def test_the_html_report_is_self_contained(suite):
+    page = (suite / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 7
+    assert 'src="figures/' not in page and "http://" not in page and "https://" not in page
+    assert "<table>" in page and "P6" in page
+
+
+def test_the_same_suite_again_needs_resume_and_then_runs_nothing(suite, capsys):
+    assert main(["propositions", *TINY, "--out", str(suite)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["propositions", *TINY, "--out", str(suite), "--resume"]) == 0
+
+
+def test_other_settings_into_the_same_directory_are_refused_and_nothing_changes(suite, capsys):
+    manifest = (suite / "manifest.json").read_bytes()
+    args = [a if a != "8" else "9" for a in TINY]  # --ticks 9
+    assert main(["propositions", *args, "--out", str(suite), "--resume"]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert (suite / "manifest.json").read_bytes() == manifest
+
+
+def test_a_foreign_directory_is_refused_and_left_alone(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["propositions", *TINY, "--out", str(tmp_path)]) == 2
+    assert "holds no kctsim propositions results" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--replicates", "1"], "--replicates"),
+        (["--cost-scale", "-3"], "positive number"),
+        (["--ticks", "0"], "--ticks"),
+        (["--executor", "threads"], "allowed: sequential, processes, dask"),
+        (["--scheduler", "tcp://x:1"], "only used with --executor dask"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+    out = tmp_path / "p"
+    assert main(["propositions", *args, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_report_of_something_else_is_refused(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no kctsim propositions results" in capsys.readouterr().err
+
+
+def test_stored_results_built_to_fail_give_no_support(tmp_path):
+    # R&D so expensive that nothing ever breaks through: no regime can beat another.
+    settings = Settings(replicates=3, ticks=4, cost_scale=1e6, robustness_samples=0, quick=True)
+    run_suite(tmp_path / "p", settings, executor="sequential", progress=False)
+    assert main(["report", str(tmp_path / "p"), "--quiet"]) == 0
+    verdicts = pd.read_csv(tmp_path / "p" / "verdicts.csv")
+    assert set(verdicts["verdict"]) == {"not supported"}
+    assert (verdicts["effect"] == 0).all()
+    assert "Robustness.** Not run" in (tmp_path / "p" / "report.md").read_text()
