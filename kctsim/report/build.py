@@ -122,7 +122,7 @@ def drivers_view(a: Analysis, top: int = 3) -> pd.DataFrame:
     )
 
 
-def _pairs(a: Analysis) -> list[tuple[str, str]]:
+def flow_pairs(a: Analysis) -> list[tuple[str, str]]:
     """(technology, regime) pairs whose flows are drawn: each cause proposition's pair."""
     pairs = []
     for p in load_propositions():
@@ -163,7 +163,7 @@ def make_figures(a: Analysis, figure_dir: Path) -> list[doc.Figure]:
         "Share of new designs that spilled over, share of free-riding organisations and the "
         "contribution gap, over time.",
     )
-    pairs = _pairs(a)
+    pairs = flow_pairs(a)
     if pairs and not a.ledger_flows.empty:
         save(
             fg.plot_flow_sankeys(a.ledger_flows, pairs),

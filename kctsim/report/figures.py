@@ -39,10 +39,12 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     """Write ``fig`` as ``stem.png`` and ``stem.svg`` and close it."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
-    for fmt in FORMATS:
-        path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=_metadata(fmt))
-        paths.append(path)
+    # Text stays text in the SVG: smaller, editable and several times faster to write.
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        for fmt in FORMATS:
+            path = stem.with_suffix(f".{fmt}")
+            fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=_metadata(fmt))
+            paths.append(path)
     plt.close(fig)
     return paths
 
