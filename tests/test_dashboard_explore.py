@@ -40,6 +40,10 @@ def click(rc, label: str) -> None:
     rc.find(v.Btn, children=[label]).widget.click()
 
 
+def open_group(rc, title: str) -> None:
+    rc.find(v.Btn, children=[f"▸ {title}"]).widget.click()
+
+
 def select(rc, label: str, value: str) -> None:
     rc.find(v.Select, label=label).widget.v_model = value
 
@@ -108,20 +112,24 @@ def test_changing_the_technology_shows_its_explanation_and_per_stage_fitness(pag
 
 def test_a_changed_lever_is_marked_with_its_preset_value(page):
     session, rc = page
+    open_group(rc, "Appropriability and culture")
     text_input(rc, "ip_protection (0–1)", "0.1")
     assert session.settings.value.changed_levers() == ["ip_protection"]
     rc.find(v.TextField, label="ip_protection (0–1) ●").assert_single()
     assert shows(rc, "changed; preset value 0.6")
+    rc.find(v.Btn, children=["▾ Appropriability and culture (1 changed)"]).assert_single()
     click(rc, "Reset")
     assert session.model.value.levers.ip_protection == 0.1
 
 
 def test_a_bad_value_is_explained_and_reset_keeps_the_last_valid_settings(page):
     session, rc = page
+    open_group(rc, "Appropriability and culture")
     text_input(rc, "risk_tolerance (0–1)", "1.7")
     assert shows(rc, "risk_tolerance: 1.7 is outside the allowed range [0.0, 1.0]")
     click(rc, "Reset")  # must not raise
     assert session.model.value.levers.risk_tolerance == 0.5
+    open_group(rc, "Population, horizon, seed")
     for name in ("leader firms", "SMEs", "state-managed orgs", "universities"):
         text_input(rc, name, "0")
     assert shows(rc, "at least one organisation")
@@ -141,3 +149,17 @@ def test_two_tabs_do_not_share_a_model():
     assert second.settings.value.regime == "spiral"
     rc1.close()
     rc2.close()
+
+
+def test_reset_applies_the_seed_and_clears_the_pending_notice(page):
+    session, rc = page
+    select(rc, "Regime preset", "jungle")
+    runs = []
+    for _ in range(2):
+        click(rc, "Reset")
+        assert not shows(rc, "press Reset")
+        for _ in range(3):
+            click(rc, "Step")
+        runs.append(first_line_y(rc, "Breakthrough probability over time").tolist())
+    assert session.model.value.built_with["rng"] == 0
+    assert runs[0] == runs[1]  # the same seed gives the same run

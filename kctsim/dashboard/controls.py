@@ -8,6 +8,7 @@ Reset; invalid ones are shown next to their control and never reach the model
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -77,40 +78,66 @@ def SettingsControls(session: Session):
     for group, names in LEVER_GROUPS.items():
         n_changed = sum(n in changed for n in names)
         title = f"{group} ({n_changed} changed)" if n_changed else group
-        with solara.Details(title, expand=bool(n_changed)):
-            for name in names:
-                LeverInput(session, name, name in changed, errors.get(name))
+        Group(title, lambda names=names: _levers(session, names, changed, errors))
+    Group("Population, horizon, seed", lambda: _population(session, errors))
 
-    with solara.Details("Population, horizon, seed", expand=False):
-        for name, label in POPULATION_LABELS.items():
-            solara.InputInt(
-                label,
-                value=settings.population[name],
-                on_value=lambda v, name=name: apply(
-                    session, session.settings.value.with_population(name, v)
-                ),
-                continuous_update=False,
-            )
-            if name in errors:
-                solara.Error(errors[name], dense=True)
-        if "population" in errors:
-            solara.Error(errors["population"], dense=True)
+
+@solara.component
+def Group(title: str, content: Callable[[], None]):
+    """A collapsible group whose controls are only built while it is open.
+
+    Closed groups cost nothing to re-render: a regime switch changes every
+    lever, and re-rendering all of them took most of a control's response time.
+    """
+    open_, set_open = solara.use_state(False)
+    solara.Button(
+        f"{'▾' if open_ else '▸'} {title}",
+        text=True,
+        block=True,
+        on_click=lambda: set_open(not open_),
+        style={"justify-content": "flex-start", "text-transform": "none"},
+    )
+    if open_:
+        with solara.Column(gap="0px", style={"padding-left": "8px"}):
+            content()
+
+
+def _levers(session: Session, names, changed: list[str], errors: dict[str, str]) -> None:
+    for name in names:
+        LeverInput(session, name, name in changed, errors.get(name))
+
+
+def _population(session: Session, errors: dict[str, str]) -> None:
+    settings = session.settings.value
+    for name, label in POPULATION_LABELS.items():
         solara.InputInt(
-            "horizon (ticks)",
-            value=settings.horizon,
-            on_value=lambda v: apply(session, replace(session.settings.value, horizon=v)),
+            label,
+            value=settings.population[name],
+            on_value=lambda v, name=name: apply(
+                session, session.settings.value.with_population(name, v)
+            ),
             continuous_update=False,
         )
-        if "horizon" in errors:
-            solara.Error(errors["horizon"], dense=True)
-        solara.InputInt(
-            "seed",
-            value=settings.seed,
-            on_value=lambda v: apply(session, replace(session.settings.value, seed=v)),
-            continuous_update=False,
-        )
-        if "seed" in errors:
-            solara.Error(errors["seed"], dense=True)
+        if name in errors:
+            solara.Error(errors[name], dense=True)
+    if "population" in errors:
+        solara.Error(errors["population"], dense=True)
+    solara.InputInt(
+        "horizon (ticks)",
+        value=settings.horizon,
+        on_value=lambda v: apply(session, replace(session.settings.value, horizon=v)),
+        continuous_update=False,
+    )
+    if "horizon" in errors:
+        solara.Error(errors["horizon"], dense=True)
+    solara.InputInt(
+        "seed",
+        value=settings.seed,
+        on_value=lambda v: apply(session, replace(session.settings.value, seed=v)),
+        continuous_update=False,
+    )
+    if "seed" in errors:
+        solara.Error(errors["seed"], dense=True)
 
 
 @solara.component

@@ -169,7 +169,7 @@ def open_propositions(directory: Path, manifest: dict[str, Any]) -> Propositions
 def find_result_dirs(root: str | Path = "results") -> list[str]:
     """Sweep and propositions directories under ``root`` (two levels deep), for a quick pick."""
     root = Path(root)
-    found = []
+    found: list[tuple[Path, str]] = []
     if not root.is_dir():
         return found
     for manifest in sorted([*root.glob("*/manifest.json"), *root.glob("*/*/manifest.json")]):
@@ -178,5 +178,7 @@ def find_result_dirs(root: str | Path = "results") -> list[str]:
         except (OSError, ValueError, AttributeError):
             continue
         if kind in (SWEEP_FORMAT, PROPOSITIONS_FORMAT):
-            found.append(str(manifest.parent))
-    return found
+            found.append((manifest.parent, kind))
+    # A propositions directory's own sweeps (suite/, robustness/) are browsed from it.
+    parents = {path for path, kind in found if kind == PROPOSITIONS_FORMAT}
+    return [str(path) for path, _ in found if path.parent not in parents]

@@ -177,16 +177,62 @@ def parse_weights(text: str) -> tuple[float, ...] | str:
         return text
 
 
+# The data files are read once per process: controls validate on every edit.
+_regime = cache(load_regime)
+_technology = cache(load_technology)
+_defaults = cache(default_parameters)
+_regime_names = cache(lambda: tuple(regime_names()))
+_technology_names = cache(lambda: tuple(technology_names()))
+
+
 def validate(settings: ExploreSettings) -> dict[str, str]:
     """Problems with the settings, as ``{field: message}``; empty when a model can be built."""
+    try:
+        key = _key(settings)
+    except TypeError:  # an unhashable value typed in: check it uncached
+        return _validate(settings)
+    if key not in _CHECKED:
+        if len(_CHECKED) > 256:
+            _CHECKED.clear()
+        _CHECKED[key] = _validate(settings)
+    return dict(_CHECKED[key])
+
+
+_CHECKED: dict[tuple, dict[str, str]] = {}
+"""Messages by settings: the page validates the same settings several times per edit."""
+
+
+def _typed(value: Any) -> tuple:
+    # With the type: 1, 1.0 and True are equal as keys but not as settings.
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, tuple(_typed(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _key(settings: ExploreSettings) -> tuple:
+    levers = tuple((k, _typed(v)) for k, v in sorted(settings.levers.items()))
+    population = tuple((k, _typed(v)) for k, v in sorted(settings.population.items()))
+    key = (
+        settings.technology,
+        settings.regime,
+        levers,
+        population,
+        _typed(settings.horizon),
+        _typed(settings.seed),
+    )
+    hash(key)
+    return key
+
+
+def _validate(settings: ExploreSettings) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if settings.technology not in technology_names():
+    if settings.technology not in _technology_names():
         errors["technology"] = f"unknown technology type {settings.technology!r}"
-    if settings.regime not in regime_names():
+    if settings.regime not in _regime_names():
         errors["regime"] = f"unknown regime {settings.regime!r}"
     if errors:
         return errors
-    base = load_regime(settings.regime)
+    base = _regime(settings.regime)
     # One lever at a time, so that each message lands next to its own control.
     for name in LEVER_NAMES:
         value = settings.levers.get(name)
@@ -198,7 +244,7 @@ def validate(settings: ExploreSettings) -> dict[str, str]:
         except ConfigError as exc:
             errors[name] = _short(exc)
     if "stage_weights" not in errors:
-        n_stages = len(load_technology(settings.technology).stages)
+        n_stages = len(_technology(settings.technology).stages)
         weights = settings.levers["stage_weights"]
         if n_stages > 1 and len(weights) != n_stages:
             errors["stage_weights"] = (
@@ -211,7 +257,7 @@ def validate(settings: ExploreSettings) -> dict[str, str]:
             errors[name] = f"{POPULATION_LABELS[name]}: expected an integer from {lo} to {hi}"
     if not any(k in errors for k in settings.population):
         try:
-            default_parameters().replace("population", **settings.population)
+            _defaults().replace("population", **settings.population)
         except ConfigError as exc:
             errors["population"] = _short(exc)
     if not _is_int(settings.horizon) or not 1 <= int(settings.horizon) <= 100_000:

@@ -28,11 +28,12 @@ class ExploreModel(KCTModel):
     say when a change is not yet applied.
     """
 
-    def __init__(self, scenario: Any = None, **kwargs: Any) -> None:
+    def __init__(self, scenario: Any = None, rng: Any = None, **kwargs: Any) -> None:
         # Mesa 3.5's Reset adds ``scenario=`` (a default Scenario) for any model
-        # taking **kwargs; KCTModel would reject it as an unknown keyword.
-        super().__init__(**kwargs)
-        self.built_with = dict(kwargs)
+        # taking **kwargs, and routes ``rng`` into that scenario unless the
+        # signature names it: KCTModel would reject the one and lose the other.
+        super().__init__(rng=rng, **kwargs)
+        self.built_with = {**kwargs, "rng": rng}
 
 
 @dataclass(frozen=True, eq=False)  # each job is its own identity (it keys the runner thread)
