@@ -142,3 +142,19 @@ def test_page_refuses_an_invalid_request_without_running():
     alerts = [str(c) for w in rc.find(v.Alert).widgets for c in w.children]
     assert any("choose at least one regime" in a for a in alerts)
     rc.close()
+
+
+def test_page_cancel_stops_a_running_comparison():
+    session = Session.new()
+    session.compare_request.value = CompareRequest(
+        "key_generic", ("spiral",), replicates=200, horizon=80
+    )
+    _, rc = solara.render(Standalone(ComparePage, session), handle_error=False)
+    rc.find(v.Btn, children=["Run comparison"]).widget.click()
+    cancel = rc.find(v.Btn, children=["Cancel"]).widget
+    assert not cancel.disabled
+    cancel.click()
+    wait_for(lambda: session.compare_status.value != "running", timeout=60)
+    assert session.compare_status.value == "cancelled"
+    assert session.compare_progress.value[0] < 200
+    rc.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import bqplot
 import ipyvuetify as v
 import numpy as np
@@ -163,3 +165,16 @@ def test_reset_applies_the_seed_and_clears_the_pending_notice(page):
         runs.append(first_line_y(rc, "Breakthrough probability over time").tolist())
     assert session.model.value.built_with["rng"] == 0
     assert runs[0] == runs[1]  # the same seed gives the same run
+
+
+def test_play_steps_on_its_own_until_paused(page):
+    session, rc = page
+    click(rc, "▶")
+    deadline = time.monotonic() + 30
+    while session.model.value.steps < 2:
+        assert time.monotonic() < deadline, "Play did not step"
+        time.sleep(0.05)
+    click(rc, "❚❚")
+    paused_at = session.model.value.steps
+    time.sleep(0.5)
+    assert session.model.value.steps <= paused_at + 1  # a step under way may finish

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kctsim.config import regime_names, technology_names
-from kctsim.dashboard.explain import REGIMES, TECHNOLOGIES, regime_explanation
+from kctsim.dashboard import explain
 from kctsim.dashboard.series import FlowTally, network_view, series, ticks
 from kctsim.ledger import ACCOUNT_TYPES
 from kctsim.model import KCTModel
@@ -66,12 +66,13 @@ def test_series_grow_by_one_value_per_step(model):
 
 
 def test_every_shipped_type_and_regime_has_the_papers_explanation():
-    assert set(TECHNOLOGIES) == set(technology_names())
-    assert set(REGIMES) == set(regime_names())
-    for item in [*TECHNOLOGIES.values(), *REGIMES.values()]:
+    assert set(explain.technologies()) == set(technology_names())
+    assert set(explain.regimes()) == set(regime_names())
+    for item in [*explain.technologies().values(), *explain.regimes().values()]:
         assert item.plain and item.quote
+    assert set(explain.default_compare_regimes()) <= set(regime_names())
 
 
 def test_a_regime_without_a_paper_entry_falls_back_to_its_data_description(monkeypatch):
-    monkeypatch.delitem(REGIMES, "jungle")
-    assert "open self-organised teams" in regime_explanation("jungle").plain
+    monkeypatch.setattr(explain, "regimes", lambda: {})
+    assert "open self-organised teams" in explain.regime_explanation("jungle").plain

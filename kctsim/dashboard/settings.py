@@ -10,6 +10,7 @@ exactly what :class:`~kctsim.model.KCTModel` accepts.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -74,8 +75,16 @@ POPULATION_LABELS = {
     "n_users": "users",
 }
 
-DEFAULT_TECHNOLOGY = "key_generic"
-DEFAULT_REGIME = "spiral"
+
+def _model_default(name: str) -> str:
+    """A default of :class:`~kctsim.model.KCTModel`, so the page starts where the model does."""
+    from kctsim.model import KCTModel
+
+    return inspect.signature(KCTModel).parameters[name].default
+
+
+DEFAULT_TECHNOLOGY: str = _model_default("technology")
+DEFAULT_REGIME: str = _model_default("regime")
 
 
 def preset_levers(regime: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 import solara
 
 from kctsim.dashboard.compare import CompareRequest, CompareResult
+from kctsim.dashboard.explain import default_compare_regimes
 from kctsim.dashboard.series import FlowTally
 from kctsim.dashboard.settings import ExploreSettings
 from kctsim.model import KCTModel
@@ -69,7 +70,7 @@ class Session:
             params=solara.reactive(params),
             model=solara.reactive(ExploreModel(**params)),
             compare_request=solara.reactive(
-                CompareRequest("key_generic", ("spiral", "jungle", "main_layout"))
+                CompareRequest(settings.technology, default_compare_regimes())
             ),
             compare_job=solara.reactive(None),
             compare_status=solara.reactive("idle"),
