@@ -54,6 +54,7 @@ def BreakthroughPanel(frame: int, model: KCTModel):
             Line("realised breakthrough", s["breakthrough"], PALETTE[1]),
         ],
         y_min=0.0,
+        x_max=model.horizon,
         y_max=1.0,
         vertical_at=at,
     )
@@ -74,6 +75,7 @@ def FitnessPanel(frame: int, model: KCTModel):
                 Line(f"target {gates[0]:.3f}", np.full(len(x), gates[0]), PALETTE[1], True),
             ],
             y_min=0.0,
+            x_max=model.horizon,
             y_max=1.0,
         )
         return
@@ -89,6 +91,7 @@ def FitnessPanel(frame: int, model: KCTModel):
         x,
         lines,
         y_min=0.0,
+        x_max=model.horizon,
         y_max=1.05,
     )
 
@@ -105,6 +108,7 @@ def SpilloverPanel(frame: int, model: KCTModel):
             Line("contribution gap", s["contribution_gap"], PALETTE[4], dashed=True),
         ],
         y_min=0.0,
+        x_max=model.horizon,
         y_max=1.0,
     )
 
@@ -147,6 +151,7 @@ def DiversityPanel(frame: int, model: KCTModel):
             Line("imitation share of moves", s["imitation_share"], PALETTE[4], dashed=True),
         ],
         y_min=0.0,
+        x_max=model.horizon,
         y_max=1.0,
     )
 
@@ -159,5 +164,6 @@ def AdoptionPanel(frame: int, model: KCTModel):
         ticks(model),
         [Line("adoption share", s["adoption_share"], PALETTE[5])],
         y_min=0.0,
+        x_max=model.horizon,
         y_max=1.0,
     )

@@ -63,10 +63,16 @@ def line_chart(
     y_label: str = "",
     vertical_at: float | None = None,
     height: str = "240px",
+    x_max: float | None = None,
 ) -> solara.Element:
-    """A line chart with a legend, optional bands and an optional vertical marker."""
+    """A line chart with a legend, optional bands and an optional vertical marker.
+
+    ``x_max`` fixes the x axis (e.g. at the horizon): the axis then stays put
+    from frame to frame and the browser redraws only the lines.
+    """
     x = _floats(x)
-    xs = bqplot.LinearScale.element(min=0.0, max=float(max(x.max(initial=0), 1)))
+    top = x_max if x_max is not None else max(x.max(initial=0), 1)
+    xs = bqplot.LinearScale.element(min=0.0, max=float(top))
     ys = bqplot.LinearScale.element(min=y_min, max=y_max)
     scales = {"x": xs, "y": ys}
     marks = [
