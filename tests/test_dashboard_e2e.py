@@ -128,8 +128,8 @@ def status(tab) -> str:
 
 
 def plot_svg(tab, title: str) -> str:
-    figure = tab.locator(".bqplot.figure", has_text=title).first
-    return figure.locator("svg").first.inner_html()
+    """The drawn content of a bqplot figure (axes and marks)."""
+    return tab.locator(".bqplot.figure", has_text=title).first.inner_html()
 
 
 def step_to(tab, tick: int) -> None:
