@@ -9,12 +9,12 @@ from dataclasses import asdict, dataclass, field
 class Settings:
     """What a proposition suite runs; two suites with equal settings are the same suite."""
 
-    replicates: int = 100
+    replicates: int = 80
     ticks: int = 80
     seed: int = 2024
     cost_scale: float | None = None  # None: the packaged calibration
-    robustness_samples: int = 16
-    robustness_replicates: int = 10
+    robustness_samples: int = 12
+    robustness_replicates: int = 8
     quick: bool = False
     cost_scale_source: str = field(default="", compare=False)
 
