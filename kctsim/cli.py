@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -656,7 +657,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
         raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
     save_figure(plot_calibration(fit.curve, record), args.out / "calibration")
     print(fit.curve.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    if not fit.cost_scale == fit.cost_scale:  # NaN: the target is outside the grid
+    if math.isnan(fit.cost_scale):  # the target is outside what the grid reached
         raise CommandFailed(
             f"the mean count runs from {fit.curve['mean'].max():.1f} to "
             f"{fit.curve['mean'].min():.1f} on the grid and never crosses {args.target}; "

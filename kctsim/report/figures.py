@@ -85,7 +85,7 @@ def plot_breakthrough_curves(runs: pd.DataFrame, horizon: int) -> Figure:
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("P(breakthrough by t)")
     axes[-1].legend(loc="lower right", fontsize=8)
-    fig.suptitle("Breakthrough probability over time (95% pointwise bands)")
+    fig.suptitle("Breakthrough probability over time (95% pointwise bands)", y=1.03)
     return fig
 
 
