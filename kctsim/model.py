@@ -69,6 +69,10 @@ class KCTModel(Model):
         n_users: users.
         parameters: a full :class:`Parameters` to start from instead of the defaults.
         rng: seed (int, SeedSequence or Generator) for every random draw of the run.
+        scenario: accepted so that Mesa's ``SolaraViz`` can rebuild the model on
+            Reset (it passes a ``mesa.experimental.scenarios.Scenario``); kctsim
+            takes its parameters as plain keywords, so only the scenario's ``rng``
+            is used, and only when ``rng`` is not given.
         **overrides: any lever (e.g. ``ip_protection=0.9``) or parameter
             (e.g. ``cost_scale=20``) by name, overriding the preset and defaults.
     """
@@ -86,8 +90,11 @@ class KCTModel(Model):
         n_users: int | None = None,
         parameters: Parameters | None = None,
         rng: Any = None,
+        scenario: Any = None,
         **overrides: Any,
     ) -> None:
+        if rng is None and scenario is not None:
+            rng = getattr(scenario, "rng", None)
         seed_seq = _seed_sequence(rng)
         super().__init__(rng=np.random.default_rng(seed_seq))
         self.seed_entropy = seed_seq.entropy
