@@ -16,7 +16,8 @@ import argparse
 import difflib
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -267,6 +268,20 @@ def _check_executor_options(args: argparse.Namespace) -> None:
         raise UsageError("--scheduler: only used with --executor dask")
 
 
+@contextmanager
+def _sweep_errors() -> Iterator[None]:
+    """A refused output directory is a usage error; a broken executor, a failure."""
+    from kctsim.experiment.runner import SweepAbortedError
+    from kctsim.experiment.store import SweepExistsError, SweepLockedError
+
+    try:
+        yield
+    except (SweepExistsError, SweepLockedError) as exc:
+        raise UsageError(f"--out: {exc}") from exc
+    except SweepAbortedError as exc:
+        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
+
+
 def add_sweep(subparsers: Any) -> None:
     """``kctsim sweep``: every run of a scenario file, streamed to disk, resumable."""
     p = subparsers.add_parser(
@@ -300,16 +315,15 @@ def add_sweep(subparsers: Any) -> None:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Validate the scenario and the options (before anything is written), then sweep."""
-    from kctsim.experiment.runner import SweepAbortedError, run_sweep
+    from kctsim.experiment.runner import run_sweep
     from kctsim.experiment.scenario import load_scenario
-    from kctsim.experiment.store import SweepExistsError, SweepLockedError
 
     _check_executor_options(args)
     scenario = load_scenario(args.scenario)  # ConfigError: one line, exit 2
     out = args.out or Path("results/sweeps") / scenario.name
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is a file; give a directory path")
-    try:
+    with _sweep_errors():
         report = run_sweep(
             scenario.runs(),
             scenario.meta(),
@@ -320,10 +334,6 @@ def sweep_command(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.quiet,
         )
-    except (SweepExistsError, SweepLockedError) as exc:
-        raise UsageError(f"--out: {exc}") from exc
-    except SweepAbortedError as exc:
-        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
     print(report.summary())
     return EXIT_OK if report.status == "complete" and not report.failed else EXIT_FAILURE
 
@@ -458,9 +468,7 @@ def add_propositions(subparsers: Any) -> None:
 
 def propositions_command(args: argparse.Namespace) -> int:
     from kctsim.analysis.settings import QUICK, Settings
-    from kctsim.analysis.suite import PropositionsDirError, run_suite
-    from kctsim.experiment.runner import SweepAbortedError
-    from kctsim.experiment.store import SweepExistsError, SweepLockedError
+    from kctsim.analysis.suite import run_suite
 
     _check_executor_options(args)
     settings = Settings(
@@ -480,7 +488,7 @@ def propositions_command(args: argparse.Namespace) -> int:
             f"no calibrated cost scale ({exc}); run `kctsim calibrate "
             "scenarios/chokepoints_2018.toml --save` or pass --cost-scale"
         ) from exc
-    try:
+    with _sweep_errors():
         run_suite(
             out,
             settings,
@@ -490,20 +498,16 @@ def propositions_command(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.quiet,
         )
-    except (PropositionsDirError, SweepExistsError, SweepLockedError) as exc:
-        raise UsageError(f"--out: {exc}") from exc
-    except SweepAbortedError as exc:
-        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
-    return _report(out, quiet=args.quiet, errors=PropositionsDirError)
+    return _report(out, quiet=args.quiet)
 
 
-def _report(out: Path, quiet: bool, errors: type[Exception]) -> int:
-    from kctsim.analysis.suite import analyse
+def _report(out: Path, quiet: bool) -> int:
+    from kctsim.analysis.suite import PropositionsDirError, analyse
     from kctsim.report import write_report
 
     try:
         analysis = analyse(out)
-    except errors as exc:
+    except PropositionsDirError as exc:
         raise UsageError(f"DIR: {exc}") from exc
     paths = write_report(analysis)
     if not quiet:
@@ -538,11 +542,9 @@ def add_report(subparsers: Any) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from kctsim.analysis.suite import PropositionsDirError
-
     if not args.directory.is_dir():
         raise UsageError(f"DIR: {args.directory} is not a directory")
-    return _report(args.directory, quiet=args.quiet, errors=PropositionsDirError)
+    return _report(args.directory, quiet=args.quiet)
 
 
 # ------------------------------------------------------------- kctsim calibrate
@@ -617,9 +619,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     from importlib import resources
 
     from kctsim.analysis import calibration as cal
-    from kctsim.experiment.runner import SweepAbortedError
     from kctsim.experiment.scenario import load_scenario
-    from kctsim.experiment.store import SweepExistsError, SweepLockedError
     from kctsim.report.figures import plot_calibration, save_figure
 
     _check_executor_options(args)
@@ -639,7 +639,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out: {args.out} is a file; give a directory path")
     costs = cal.grid_values(low, high, args.points)
-    try:
+    with _sweep_errors():
         fit, record = cal.run_calibration(
             scenario,
             args.out,
@@ -651,10 +651,6 @@ def calibrate_command(args: argparse.Namespace) -> int:
             resume=args.resume,
             progress=not args.quiet,
         )
-    except (SweepExistsError, SweepLockedError) as exc:
-        raise UsageError(f"--out: {exc}") from exc
-    except SweepAbortedError as exc:
-        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
     save_figure(plot_calibration(fit.curve, record), args.out / "calibration")
     print(fit.curve.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if math.isnan(fit.cost_scale):  # the target is outside what the grid reached

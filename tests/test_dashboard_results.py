@@ -78,6 +78,7 @@ def propositions_dir(sweep_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("props") / "propositions"
     (out / "figures").mkdir(parents=True)
     shutil.copytree(sweep_dir, out / "suite")
+    shutil.copytree(sweep_dir, out / "robustness" / "key_generic")  # the suite's layout
     (out / "manifest.json").write_text(json.dumps({"format": "kctsim-propositions/1"}))
     (out / "verdicts.csv").write_text(
         "proposition,claim,technology,comparison,effect,ci_low,ci_high,p_logrank,p_holm,"
@@ -108,7 +109,8 @@ def test_a_propositions_directory_opens_with_verdicts_figures_and_its_suite(prop
     assert isinstance(view, PropositionsView)
     assert view.verdicts["verdict"].tolist() == ["supported"]
     assert [f.name for f in view.figures] == ["fit_matrix.png"]
-    assert set(view.sweeps) == {"suite"} and len(view.sweeps["suite"].runs) == 4
+    assert set(view.sweeps) == {"suite", "robustness/key_generic"}
+    assert len(view.sweeps["suite"].runs) == 4
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,13 @@ from kctsim.analysis.propositions import (
 from kctsim.analysis.settings import Settings
 from kctsim.config import default_parameters, load_technology, regime_names, technology_names
 from kctsim.experiment.scenario import Scenario, parse_scenario
-from kctsim.experiment.store import FACTOR_PREFIX, committed_parts, load_results, read_manifest
+from kctsim.experiment.store import (
+    FACTOR_PREFIX,
+    SweepExistsError,
+    committed_parts,
+    load_results,
+    read_manifest,
+)
 from kctsim.metrics import stage_metric_names
 from kctsim.results import jsonable, software_versions
 
@@ -169,7 +175,7 @@ def scenarios(s: Settings) -> dict[str, Scenario]:
 # ---------------------------------------------------------------- manifest
 
 
-class PropositionsDirError(Exception):
+class PropositionsDirError(SweepExistsError):
     """The directory holds something other than this proposition suite."""
 
 

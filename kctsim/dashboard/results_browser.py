@@ -15,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 
+from kctsim.analysis.suite import FORMAT as PROPOSITIONS_FORMAT
+from kctsim.analysis.suite import ROBUSTNESS, SUITE
 from kctsim.experiment.store import FORMAT as SWEEP_FORMAT
-from kctsim.experiment.store import load_results, metrics_wide, sweep_status
+from kctsim.experiment.store import MANIFEST, load_results, metrics_wide, sweep_status
 
-PROPOSITIONS_FORMAT = "kctsim-propositions/1"
-MANIFEST = "manifest.json"
 VERDICT_COLUMNS = (
     "proposition",
     "claim",
@@ -34,8 +34,6 @@ VERDICT_COLUMNS = (
     "verdict",
     "robustness_share",
 )
-SUB_SWEEPS = ("suite", "robustness")
-"""Sub-directories of a propositions directory that are sweeps (robustness is optional)."""
 
 
 class ResultsError(ValueError):
@@ -135,7 +133,8 @@ def open_results(path: str | Path) -> SweepView | PropositionsView:
 
 def open_sweep(directory: Path) -> SweepView:
     try:
-        tables = load_results(directory)
+        # The ledger (tens of thousands of rows per run) is not shown: not read.
+        tables = load_results(directory, tables=("runs", "metrics"))
         status = sweep_status(directory)
     except Exception as exc:  # a corrupt or half-copied sweep: say so, do not crash
         raise ResultsError(f"{directory}: cannot read the sweep ({exc})") from exc
@@ -156,13 +155,12 @@ def open_propositions(directory: Path, manifest: dict[str, Any]) -> Propositions
     report = directory / "report.md"
     report_md = report.read_text(encoding="utf-8") if report.is_file() else ""
     figures = sorted((directory / "figures").glob("*.png"))
-    sweeps = {}
-    for name in SUB_SWEEPS:
-        sub = directory / name
-        if (sub / MANIFEST).is_file():
-            sweeps[name] = open_sweep(sub)
-        elif name == "suite":
-            raise ResultsError(f"{directory}: propositions directory without its suite/ sweep")
+    if not (directory / SUITE / MANIFEST).is_file():
+        raise ResultsError(f"{directory}: propositions directory without its {SUITE}/ sweep")
+    sweeps = {SUITE: open_sweep(directory / SUITE)}
+    for manifest_file in sorted((directory / ROBUSTNESS).glob(f"*/{MANIFEST}")):  # one per type
+        sub = manifest_file.parent
+        sweeps[f"{ROBUSTNESS}/{sub.name}"] = open_sweep(sub)
     return PropositionsView(directory, manifest, verdicts, report_md, figures, sweeps)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from kctsim.analysis import stats as st
 from kctsim.analysis.propositions import VERDICT_RULE, load_propositions
 from kctsim.analysis.robustness import ROBUSTNESS_RULE
 from kctsim.analysis.suite import MANIFEST, SUITE, Analysis
@@ -298,12 +297,3 @@ def write_report(a: Analysis) -> list[Path]:
             if old not in written:
                 old.unlink()  # a figure this report no longer draws
     return written
-
-
-def breakthrough_table(runs: pd.DataFrame, horizon: int) -> pd.DataFrame:
-    """The breakthrough curve of every (technology, regime), long form (for notebooks)."""
-    frames = []
-    for (tech, regime), group in runs[runs["status"] == "ok"].groupby(["technology", "regime"]):
-        curve = st.breakthrough_curve(group["breakthrough_tick"].to_numpy(float), horizon)
-        frames.append(curve.assign(technology=tech, regime=regime))
-    return pd.concat(frames, ignore_index=True)
