@@ -1,6 +1,6 @@
 """The resource-flow ledger: every transfer of money, by tick, party and kind.
 
-Transfers are recorded in vectorised batches (one call per mechanism and tick)
+Transfers are appended to a columnar numpy buffer as the mechanisms make them
 and turned into one tidy DataFrame at the end of a run. Double entry: each row
 moves ``amount`` from one account to another, so money is conserved by
 construction and checkable against the agents' capital (MODEL.md section 7).
@@ -49,10 +49,30 @@ NO_ID = -1
 
 
 class Ledger:
-    """Append-only record of transfers, stored as numpy chunks."""
+    """Append-only record of transfers in a growable columnar buffer.
 
-    def __init__(self) -> None:
-        self._chunks: list[tuple[np.ndarray, ...]] = []
+    ``ints`` holds (tick, kind, from_type, from_id, to_type, to_id, stage) per row
+    and ``amounts`` the amount; the first ``n`` rows are used. Compiled
+    mechanisms append with :func:`kctsim.kernels.put` after :meth:`reserve`;
+    Python code uses :meth:`record`.
+    """
+
+    COLUMNS = ("tick", "kind", "from_type", "from_id", "to_type", "to_id", "stage", "amount")
+    DTYPES = (np.int32, np.int8, np.int8, np.int64, np.int8, np.int64, np.int8, np.float64)
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.ints = np.zeros((capacity, 7), dtype=np.int64)
+        self.amounts = np.zeros(capacity)
+        self.n = 0
+
+    def reserve(self, rows: int) -> None:
+        """Make room for ``rows`` more transfers (the buffer at least doubles when it grows)."""
+        need = self.n + rows
+        if need > len(self.amounts):
+            size = max(need, 2 * len(self.amounts))
+            ints, amounts = np.zeros((size, 7), dtype=np.int64), np.zeros(size)
+            ints[: self.n], amounts[: self.n] = self.ints[: self.n], self.amounts[: self.n]
+            self.ints, self.amounts = ints, amounts
 
     def record(
         self,
@@ -67,37 +87,33 @@ class Ledger:
     ) -> None:
         """Record transfers; array arguments broadcast against ``amount``.
 
-        Kept as given (this is on the hot path); zero amounts are dropped and
-        the columns broadcast when the ledger is read. ``kind`` is a name or an
-        array of codes (``KIND_CODE``). Negative amounts are an error: reverse
-        the parties instead.
+        ``kind`` is a name or an array of codes (``KIND_CODE``). Zero amounts are
+        not transfers and are dropped. Negative amounts are an error: reverse the
+        parties instead.
         """
-        if np.ndim(amount) == 0:
-            if amount == 0:
-                return
-            if amount < 0:
-                raise ValueError(f"negative transfer of kind {kind!r}")
-        elif amount.size == 0:
-            return
-        elif amount.min() < 0:
-            raise ValueError(f"negative transfer of kind {kind!r}")
         code = KIND_CODE[kind] if isinstance(kind, str) else kind
-        self._chunks.append((tick, code, from_type, from_id, to_type, to_id, stage, amount))
+        columns = (tick, code, from_type, from_id, to_type, to_id, stage)
+        shape = np.broadcast_shapes(*(np.shape(v) for v in (*columns, amount)))
+        amount = np.broadcast_to(np.asarray(amount, dtype=float), shape).ravel()
+        if amount.size and amount.min() < 0:
+            raise ValueError(f"negative transfer of kind {kind!r}")
+        keep = amount > 0
+        k = int(np.count_nonzero(keep))
+        if k == 0:
+            return
+        self.reserve(k)
+        rows = slice(self.n, self.n + k)
+        for j, value in enumerate(columns):
+            self.ints[rows, j] = np.broadcast_to(value, shape).ravel()[keep]
+        self.amounts[rows] = amount[keep]
+        self.n += k
 
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        """All rows as columns (tick, kind, from_type, from_id, to_type, to_id, stage, amount)."""
-        dtypes = (np.int32, np.int8, np.int8, np.int64, np.int8, np.int64, np.int8, float)
-        columns: list[list[np.ndarray]] = [[] for _ in dtypes]
-        for chunk in self._chunks:
-            shape = np.broadcast_shapes(*(np.shape(v) for v in chunk))
-            amount = np.broadcast_to(np.asarray(chunk[-1], dtype=float), shape)
-            keep = amount > 0
-            for col, value, dtype in zip(columns, chunk, dtypes, strict=True):
-                col.append(np.broadcast_to(np.asarray(value, dtype=dtype), shape)[keep])
-        return tuple(
-            np.concatenate(col) if col else np.empty(0, dtype=dt)
-            for col, dt in zip(columns, dtypes, strict=True)
-        )
+    def arrays(self, start: int = 0) -> tuple[np.ndarray, ...]:
+        """Rows ``start`` onward as columns (tick, kind, from_type, from_id, to_type,
+        to_id, stage, amount); rows are never changed once recorded."""
+        ints = self.ints[start : self.n]
+        columns = [ints[:, j].astype(dt) for j, dt in enumerate(self.DTYPES[:-1])]
+        return (*columns, self.amounts[start : self.n].copy())
 
     def frame(self) -> pd.DataFrame:
         """The ledger as a tidy DataFrame with categorical type and kind columns."""

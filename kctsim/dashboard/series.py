@@ -56,7 +56,7 @@ def targets(model: Any) -> np.ndarray:
 class FlowTally:
     """Money moved between agent types so far in one run, tallied incrementally.
 
-    Reads only the ledger chunks recorded since the last call: re-reading the
+    Reads only the ledger rows recorded since the last call: re-reading the
     whole ledger each tick grows with the run (about 140 ms by tick 40).
     """
 
@@ -68,13 +68,9 @@ class FlowTally:
 
     def update(self) -> np.ndarray:
         """The from-type x to-type matrix of totals, including new transfers."""
-        # Ledger keeps no public "since" accessor; its chunks are append-only.
-        chunks = self.ledger._chunks
-        new, self.seen = chunks[self.seen :], len(chunks)
-        if new:
-            part = Ledger()
-            part._chunks = list(new)
-            _, _, from_type, _, to_type, _, _, amount = part.arrays()
+        if self.ledger.n > self.seen:
+            _, _, from_type, _, to_type, _, _, amount = self.ledger.arrays(start=self.seen)
+            self.seen = self.ledger.n
             np.add.at(self.totals, (from_type, to_type), amount)
         return self.totals
 
