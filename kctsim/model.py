@@ -12,9 +12,10 @@ from typing import Any
 import networkx as nx
 import numpy as np
 from mesa import Model
-from mesa.datacollection import DataCollector
+from numba import njit
 
 from kctsim.agents import ORGANISATION_CLASSES, Organisation, Scientist, User
+from kctsim.collector import MetricsCollector
 from kctsim.config import (
     AGENT_TYPES,
     LEVER_NAMES,
@@ -29,6 +30,7 @@ from kctsim.config import (
     load_technology,
     suggest,
 )
+from kctsim.kernels import JIT
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
     contribution,
@@ -156,7 +158,7 @@ class KCTModel(Model):
         spillover.setup(self)
         measure_setup(self)
 
-        self.datacollector = DataCollector(model_reporters=model_reporters(self.n_stages))
+        self.datacollector = MetricsCollector(model_reporters(self.n_stages))
         measure(self)  # tick 0: the initial state
         self.datacollector.collect(self)
         self.running = True
@@ -337,17 +339,15 @@ class KCTModel(Model):
 
     def refresh_fitness(self) -> None:
         """Recompute every organisation's raw and effective fitness."""
-        design = self.orgs.view("design")
-        self.raw_fitness = self.tech.fitness(design)
-        alive = self.orgs.view("alive")
-        raw_alive = np.where(alive[:, None], self.raw_fitness, 0.0)
-        self.effective_fitness, self.stage_progress = self.tech.effective(raw_alive)
+        o = self.orgs
+        self.raw_fitness, self.effective_fitness, self.stage_progress = self.tech.refresh(
+            o.design, o.alive, o.n
+        )
         self._fitness_current = True
 
     def all_stages_passed(self) -> bool:
         """Breakthrough: on every stage some alive organisation holds a design past the gate."""
-        alive = self.orgs.view("alive")
-        return bool((self.raw_fitness[alive] >= self.tech.gates).any(axis=0).all())
+        return _all_stages_passed(self.raw_fitness, self.orgs.alive, self.tech.gates)
 
     # ------------------------------------------------------------- accessors
 
@@ -358,6 +358,19 @@ class KCTModel(Model):
         model's edge arrays (the hot path never touches networkx).
         """
         return network.to_networkx(self)
+
+
+@njit(**JIT)
+def _all_stages_passed(raw: np.ndarray, alive: np.ndarray, gates: np.ndarray) -> bool:
+    for s in range(len(gates)):
+        passed = False
+        for i in range(raw.shape[0]):
+            if alive[i] and raw[i, s] >= gates[s]:
+                passed = True
+                break
+        if not passed:
+            return False
+    return True
 
 
 def measure_setup(model: KCTModel) -> None:

@@ -9,8 +9,10 @@ the stage before it has reached (MODEL.md section 3).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from kctsim.config import TechnologyType
+from kctsim.kernels import JIT
 from kctsim.landscape import NKLandscape
 
 
@@ -40,6 +42,8 @@ class Technology:
         self.rival_hazard = spec.rival_hazard
         self.cost_multiplier = spec.cost_multiplier
         self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
+        self._table_versions: tuple[int, ...] = ()
+        self._table = np.zeros((self.n_stages, max(land.size for land in self.landscapes)))
 
     def start_designs(
         self, n: int, stage: int, below_quantile: float, min_distance: float
@@ -66,6 +70,27 @@ class Technology:
                 land.redraw_bit(int(self.rng.integers(land.n_bits)))
                 changed = True
         return changed
+
+    def fitness_table(self) -> np.ndarray:
+        """Every stage's fitness table in one array, shape (stages, 2^max N), for the
+        compiled mechanisms; rebuilt only after turbulence has changed a landscape."""
+        versions = tuple(land.version for land in self.landscapes)
+        if versions != self._table_versions:
+            for s, land in enumerate(self.landscapes):
+                self._table[s, : land.size] = land.fitness
+            self._table_versions = versions
+        return self._table
+
+    def refresh(
+        self, designs: np.ndarray, alive: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Raw fitness, effective fitness (both (n, stages)) and stage progress of the
+        first ``n`` rows' designs; dead rows count 0 toward the effective fitness."""
+        raw = np.empty((n, self.n_stages))
+        eff = np.empty((n, self.n_stages))
+        progress = np.empty(self.n_stages)
+        _refresh_kernel(self.fitness_table(), designs, alive, n, self.gates, raw, eff, progress)
+        return raw, eff, progress
 
     def fitness(self, designs: np.ndarray) -> np.ndarray:
         """Raw fitness of each row's design per stage; designs shape (n, stages)."""
@@ -99,3 +124,19 @@ class Technology:
             progress[s] = min(1.0, best / self.gates[s])
             cap = progress[s] * self.gates[s + 1] if s + 1 < self.n_stages else np.inf
         return eff, progress
+
+
+@njit(**JIT)
+def _refresh_kernel(table, designs, alive, n, gates, raw, eff, progress):
+    """Table look-ups and the chain's caps of :meth:`Technology.effective`, in one pass."""
+    cap = np.inf
+    for s in range(len(gates)):
+        best = -np.inf
+        for i in range(n):
+            f = table[s, designs[i, s]]
+            raw[i, s] = f
+            e = min(f, cap) if alive[i] else min(0.0, cap)
+            eff[i, s] = e
+            best = max(best, e)
+        progress[s] = min(1.0, (best if n else 0.0) / gates[s])
+        cap = progress[s] * gates[s + 1] if s + 1 < len(gates) else np.inf
