@@ -1,0 +1,49 @@
+"""Write ``reference_runs.parquet``: per-tick metrics and a ledger digest of fixed runs.
+
+The file pins the model's behaviour: ``tests/test_reference.py`` checks that the
+current code reproduces it. It was made from the numpy formulation of the
+mechanisms (commit da8618d) before they were compiled with numba, so it shows
+that the kernels compute exactly the same rules with the same random draws.
+Regenerate it only for an intended change of the model (and say why in
+docs/ODD.md):
+
+    .venv/bin/python tests/data/make_reference.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from kctsim.results import run_model
+
+TECHNOLOGIES = ("key_generic", "cutting_edge", "major_strategic")
+REGIMES = ("spiral", "jungle", "main_layout", "dislocated", "path_dependent", "misallocated")
+TICKS = 60
+SEED = 11
+PATH = Path(__file__).with_name("reference_runs.parquet")
+
+
+def reference_frame() -> pd.DataFrame:
+    """Metrics of every type x preset run, one row per tick, with the ledger's
+    total amount and number of transfers per tick alongside."""
+    frames = []
+    for tech in TECHNOLOGIES:
+        for regime in REGIMES:
+            r = run_model(tech, regime, horizon=TICKS, seed=SEED)
+            ledger = r.ledger.groupby("tick")["amount"].agg(["sum", "size"])
+            m = r.metrics.set_index("tick")
+            m["ledger_amount"] = ledger["sum"].reindex(m.index, fill_value=0.0)
+            m["ledger_rows"] = ledger["size"].reindex(m.index, fill_value=0).astype(float)
+            m = m.reset_index().melt(id_vars="tick", var_name="metric", value_name="value")
+            m.insert(0, "regime", regime)
+            m.insert(0, "technology", tech)
+            frames.append(m)
+    return pd.concat(frames, ignore_index=True)
+
+
+if __name__ == "__main__":
+    frame = reference_frame()
+    frame.to_parquet(PATH, index=False)
+    print(f"{PATH}: {len(frame)} values, {PATH.stat().st_size / 1024:.0f} KiB")
