@@ -101,6 +101,19 @@ def time_run(build: Callable[[], Any], ticks: int) -> tuple[float, float, int]:
     return build_s, step_s, agent_steps
 
 
+def warm_up(seed: int) -> float:
+    """Run every technology type under every preset a few ticks so that no timed run
+    pays for numba compiling (first run on a machine) or loading (each new process)
+    its kernels."""
+    start = time.perf_counter()
+    for tech in technology_names():
+        for regime in regime_names():
+            model = KCTModel(technology=tech, regime=regime, horizon=5, rng=seed)
+            while model.running:
+                model.step()
+    return time.perf_counter() - start
+
+
 def best_of(name: str, scale: int, build: Callable[[], Any], ticks: int, repeats: int) -> Result:
     runs = [time_run(build, ticks) for _ in range(repeats)]
     build_s, step_s, agent_steps = min(runs, key=lambda r: r[1])
@@ -254,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         "agents = mean len(model.agents) over ticks; Boltzmann n = round(KCTModel agents), "
         "grid side = ceil(sqrt(n))."
     )
+    print(flush=True)
+    warm_s = warm_up(args.seed)
+    print(f"kernels compiled or loaded from numba's cache (not timed below): {warm_s:.1f} s")
     print(flush=True)
     if args.phases:
         print_phases(args.regime, args.seed, 5 if not args.quick else 3)

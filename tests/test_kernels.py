@@ -1,0 +1,82 @@
+"""The compiled building blocks: numpy-exact sums, the run's random stream, the ledger buffer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numba import njit
+
+from kctsim.kernels import generator, mean, put, rng_address, total
+from kctsim.ledger import KIND_CODE, Ledger
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 257, 1000, 4099])
+def test_total_and_mean_give_numpys_bits(n):
+    rng = np.random.default_rng(n)
+    for _ in range(20):
+        a = rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 6, n)
+        assert total(a) == a.sum()
+        if n:
+            assert mean(a) == a.mean()
+
+
+def test_total_works_from_the_cache_in_a_new_process():
+    # A self-recursive kernel compiles but cannot be loaded from numba's cache.
+    code = (
+        "import numpy as np; from kctsim.kernels import total; "
+        "a = np.random.default_rng(1).random(1000); assert total(a) == a.sum(); print('ok')"
+    )
+    for _ in range(2):  # the first run may compile; the second loads the cache
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@njit
+def _draws(address, n):
+    rng = generator(address)
+    out = np.empty(3 * n)
+    for i in range(n):
+        out[3 * i] = rng.random()
+        out[3 * i + 1] = rng.standard_normal()
+        out[3 * i + 2] = rng.integers(0, 37)
+    return out
+
+
+def test_kernel_draws_continue_numpys_stream():
+    ours, theirs = np.random.default_rng(42), np.random.default_rng(42)
+    for n in (1, 5, 50):
+        got = _draws(rng_address(ours), n)
+        want = np.empty(3 * n)
+        for i in range(n):
+            want[3 * i] = theirs.random()
+            want[3 * i + 1] = theirs.standard_normal()
+            want[3 * i + 2] = theirs.integers(0, 37)
+        assert np.array_equal(got, want)
+        # numpy's own next draw sees the kernel's draws as consumed
+        assert ours.random() == theirs.random()
+
+
+@njit
+def _book(ints, amounts, pos, values):
+    for v in values:
+        pos = put(ints, amounts, pos, 3, 1, 4, 7, 0, 9, -1, v)
+    return pos
+
+
+def test_put_appends_transfers_and_skips_zeros():
+    ledger = Ledger(capacity=2)
+    ledger.reserve(4)
+    ledger.n = _book(ledger.ints, ledger.amounts, ledger.n, np.array([1.5, 0.0, 2.0, 0.0]))
+    ledger.record(4, "budget", 6, -1, 4, 7, np.array([0.0, 3.0]))
+    tick, kind, ft, fi, tt, ti, stage, amount = ledger.arrays()
+    assert amount.tolist() == [1.5, 2.0, 3.0]
+    assert tick.tolist() == [3, 3, 4] and kind.tolist() == [1, 1, KIND_CODE["budget"]]
+    assert ft.tolist() == [4, 4, 6] and ti.tolist() == [9, 9, 7] and stage.tolist() == [-1] * 3
+    assert ledger.arrays(start=2)[-1].tolist() == [3.0]
+    with pytest.raises(ValueError, match="negative"):
+        _book(ledger.ints, ledger.amounts, 0, np.array([-1.0]))
+    with pytest.raises(ValueError, match="negative"):
+        ledger.record(5, "budget", 6, -1, 4, 7, -2.0)
