@@ -12,37 +12,66 @@ free-riding emerges rather than being imposed (MODEL.md section 6).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
+
+from kctsim.kernels import JIT
+from kctsim.mechanisms.funding import generator, rng_address
 
 R_MAX = 0.9
 PAYOFF_MEMORY = 0.9  # weight of the past in the payoff track record (about ten quarters)
 
 
-def _clip(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """np.clip in place, without its wrapper's overhead (the arrays here are small)."""
-    return np.minimum(np.maximum(x, lo, out=x), hi, out=x)
-
-
 def learn(model) -> None:
-    o, p, rng = model.orgs, model.params, model.rng
-    capital = o.view("capital")
-    latest = (capital - o.view("capital_prev")) / np.maximum(o.view("capital0"), 1e-9)
-    o.view("capital_prev")[:] = capital
-    # Organisations judge by their recent track record, not by one quarter.
-    payoff = o.view("payoff")
-    payoff[:] = (1 - PAYOFF_MEMORY) * latest + PAYOFF_MEMORY * payoff
-    if model.tick == 1:
-        return  # the track record has one quarter only: learn from the next tick on
-    census = model.census()
-    learners = census.learners_by_type
-    n = len(learners)
-    if n < 2:
+    """Update every payoff track record; learners imitate a random same-type peer."""
+    o, v, census = model.orgs, model.params.values, model.census()
+    _learn_kernel(
+        rng_address(model.rng),
+        model.tick == 1,  # the track record has one quarter only: learn from the next tick on
+        o.n,
+        o.capital,
+        o.capital_prev,
+        o.capital0,
+        o.payoff,
+        o.r,
+        census.learners_by_type,
+        census.peer_start,
+        census.peer_count,
+        v["fermi_temperature"],
+        v["learning_rate"],
+        v["mutation"],
+    )
+
+
+@njit(**JIT)
+def _learn_kernel(
+    address, first, n, capital, capital_prev, capital0, payoff, r, learners, peer_start,
+    peer_count, temperature, learning_rate, mutation,
+):  # fmt: skip
+    """learn: payoff track record, Fermi imitation of a same-type peer, mutation."""
+    for i in range(n):
+        latest = (capital[i] - capital_prev[i]) / max(capital0[i], 1e-9)
+        capital_prev[i] = capital[i]
+        # Organisations judge by their recent track record, not by one quarter.
+        payoff[i] = (1 - PAYOFF_MEMORY) * latest + PAYOFF_MEMORY * payoff[i]
+    m = len(learners)
+    if first or m < 2:
         return
-    # A random peer of the same type for every learner.
-    peer = learners[census.peer_start + (rng.random(n) * census.peer_count).astype(np.int64)]
-    z = _clip((payoff[peer] - payoff[learners]) / p.fermi_temperature, -50.0, 50.0)
-    switch = rng.random(n) < 1.0 / (1.0 + np.exp(-z))
-    r = o.r[learners]
-    r += switch * p.learning_rate * (o.r[peer] - r)
-    r += p.mutation * rng.standard_normal(n)
-    o.r[learners] = _clip(r, 0.0, R_MAX)
+    rng = generator(address)
+    # Three rounds of draws, one per numpy array draw: peers, switches, mutations.
+    peer = np.empty(m, np.int64)
+    for k in range(m):  # a random peer of the same type for every learner
+        peer[k] = learners[peer_start[k] + np.int64(rng.random() * peer_count[k])]
+    new = np.empty(m)
+    for k in range(m):
+        z = (payoff[peer[k]] - payoff[learners[k]]) / temperature
+        z = min(max(z, -50.0), 50.0)
+        new[k] = r[learners[k]]  # r is written only at the end: all learners move at once
+        if rng.random() < 1.0 / (1.0 + math.exp(-z)):
+            new[k] += learning_rate * (r[peer[k]] - new[k])
+    for k in range(m):
+        new[k] += mutation * rng.standard_normal()
+    for k in range(m):
+        r[learners[k]] = min(max(new[k], 0.0), R_MAX)

@@ -11,8 +11,15 @@ stages by fixed weights or by the stages' need (MODEL.md sections 4 and 5).
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from kctsim.kernels import JIT, put
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 
 GOV = TYPE_CODE["government"]
@@ -20,6 +27,124 @@ TREASURY = TYPE_CODE["treasury"]
 UNIVERSITY = TYPE_CODE["university"]
 MERIT_TEMPERATURE = 0.05  # fitness units: how sharply money follows perceived merit
 PLAN_PERIOD = 8  # ticks between the government's choices of direction (two years)
+
+BUDGET, GRANT, BLOCK_GRANT, MATCHING, CONTRACT = (
+    KIND_CODE[k] for k in ("budget", "grant", "block_grant", "matching", "contract")
+)
+
+
+# ------------------------------------------------------- random draws in kernels
+# A numpy Generator passed to a kernel costs ~15 us per call to unbox (numba
+# looks up and casts the bit generator's three function pointers with ctypes).
+# The kernels get the address of its bitgen_t instead and rebuild numba's
+# Generator from it: the same bit generator, so the same stream as numpy.
+# These helpers and `total` below are shared by the money mechanisms (market and
+# contribution import them); their home is kctsim.kernels.
+
+
+def rng_address(rng: np.random.Generator) -> int:
+    """Address of ``rng``'s C ``bitgen_t`` (read afresh each call: a pickled copy moves)."""
+    return rng.bit_generator.ctypes.bit_generator.value
+
+
+@intrinsic
+def generator(typingctx, address):
+    """numba's Generator over the bit generator whose ``bitgen_t`` is at ``address``.
+
+    ``bitgen_t`` is {state, next_uint64, next_uint32, next_double, next_raw}; the
+    Python object is not referenced (no parent, no meminfo), so the caller keeps the
+    numpy Generator alive and never returns this one to Python.
+    """
+    rng_type = types.NumPyRandomGeneratorType("rng")
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        table = builder.inttoptr(args[0], i64.as_pointer())
+        state, next_u64, next_u32, next_double = (
+            builder.load(builder.gep(table, [ir.Constant(i64, k)])) for k in range(4)
+        )
+        bitgen = cgutils.create_struct_proxy(types.NumPyRandomBitGeneratorType("bit_generator"))(
+            context, builder
+        )
+        bitgen.parent = cgutils.get_null_value(bitgen.parent.type)
+        bitgen.state_address = state
+        bitgen.state = state
+        bitgen.fnptr_next_uint64 = next_u64
+        bitgen.fnptr_next_uint32 = next_u32
+        bitgen.fnptr_next_double = next_double
+        bitgen.bit_generator = args[0]
+        rng = cgutils.create_struct_proxy(rng_type)(context, builder)
+        rng.bit_generator = bitgen._getvalue()
+        rng.meminfo = cgutils.get_null_value(rng.meminfo.type)
+        rng.parent = cgutils.get_null_value(rng.parent.type)
+        return rng._getvalue()
+
+    return rng_type(types.int64), codegen
+
+
+@njit(**JIT)
+def _block_sum(a, lo, n):
+    """numpy's pairwise sum of a block of <= 128 (eight accumulators), as ``kernels``."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(**JIT)
+def total(a):
+    """``a.sum()`` in numpy's pairwise order, like ``kctsim.kernels.total``, without recursion.
+
+    numba cannot load a cached self-recursive function (``kernels._pairwise``: "Symbol
+    not found: .numba.unresolved$..." or a segfault in the next process), so the
+    recursion over halves runs on an explicit stack.
+    """
+    n = len(a)
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    lo = np.empty(64, np.int64)
+    size = np.empty(64, np.int64)
+    right = np.empty(64, np.bool_)
+    left_sum = np.empty(64)
+    d = 0
+    lo[0], size[0], right[0] = 0, n, False
+    while True:
+        while size[d] > 128:  # descend to the leftmost block, as the recursion does
+            half = size[d] // 2
+            half -= half % 8
+            lo[d + 1], size[d + 1], right[d + 1] = lo[d], half, False
+            d += 1
+        value = _block_sum(a, lo[d], size[d])
+        while d > 0 and right[d]:  # a right half is done: its parent is left + right
+            d -= 1
+            value = left_sum[d] + value
+        if d == 0:
+            return value
+        left_sum[d - 1] = value  # a left half is done: go on with its sibling
+        lo[d], size[d], right[d] = lo[d] + size[d], size[d - 1] - size[d], True
+
+
+# ------------------------------------------------------------------ the mechanism
 
 
 def setup(model) -> None:
@@ -34,6 +159,7 @@ def setup(model) -> None:
     model.stage_need = model.stage_split.copy()
     model.allocation_progress = np.zeros(model.n_stages)
     model.split_progress = None  # the progress the current split was computed from
+    model.fixed_split = (None, None)  # (levers.stage_weights, their normalised first S)
     model.tick_gov_money = 0.0
     model.cum_gov_money = 0.0
 
@@ -41,12 +167,19 @@ def setup(model) -> None:
 def stage_need(progress: np.ndarray) -> np.ndarray:
     """What each stage needs: its remaining gap, weighted by how ready the stage
     before it is (money for a stage whose input is missing is wasted)."""
-    gap = 1.0 - progress
-    ready = np.concatenate([[1.0], progress[:-1]])
-    need = gap * ready
-    if need.sum() <= 1e-12:
-        return np.full(len(progress), 1.0 / len(progress))
-    return need / need.sum()
+    need = np.empty(len(progress))
+    _stage_need_kernel(np.ascontiguousarray(progress, dtype=float), need)
+    return need
+
+
+def _fixed_split(model) -> np.ndarray:
+    """The levers' fixed stage weights for this chain, normalised (cached per levers)."""
+    weights = model.levers.stage_weights
+    if model.fixed_split[0] is not weights:
+        S = model.n_stages
+        fixed = np.asarray(weights[:S], dtype=float) if S > 1 else np.ones(1)
+        model.fixed_split = (weights, fixed / fixed.sum())
+    return model.fixed_split[1]
 
 
 def stage_split(model) -> np.ndarray:
@@ -55,113 +188,288 @@ def stage_split(model) -> np.ndarray:
     Recomputed only when the stages' progress has changed since the last tick
     (it depends on nothing else that changes during a run).
     """
-    key = model.stage_progress.tobytes()
-    if key == model.split_progress:
-        return model.stage_split
-    model.split_progress = key
-    S = model.n_stages
-    model.allocation_progress = model.stage_progress.copy()
-    need = stage_need(model.allocation_progress)
-    fixed = np.asarray(model.levers.stage_weights[:S]) if S > 1 else np.ones(1)
-    fixed = fixed / fixed.sum()
-    bf = model.levers.bottleneck_following
-    model.stage_need = need
-    return (1 - bf) * fixed + bf * need
-
-
-def _weights(seen: np.ndarray, temperature: float) -> np.ndarray:
-    """Allocation weights that follow the government's (noisy) view of merit."""
-    w = np.exp((seen - seen.max()) / temperature)
-    return w / w.sum()
+    _stage_split_kernel(
+        model.stage_progress,
+        model.allocation_progress,
+        model.stage_need,
+        model.stage_split,
+        _fixed_split(model),
+        model.levers.bottleneck_following,
+        model.split_progress is None,
+    )
+    model.split_progress = model.allocation_progress
+    return model.stage_split
 
 
 def choose_direction(model) -> None:
     """Every plan period the government picks the design it believes best,
     per stage, among those the organisations hold, by a noisy view."""
-    alive = model.census().alive_rows
-    noise = model.levers.selection_noise
-    for s in range(model.n_stages):
-        seen = model.raw_fitness[alive, s] + noise * model.rng.standard_normal(len(alive))
-        model.direction[s] = model.orgs.design[alive[np.argmax(seen)], s]
+    _choose_direction_kernel(
+        rng_address(model.rng),
+        model.census().alive_rows,
+        model.raw_fitness,
+        model.orgs.design,
+        model.levers.selection_noise,
+        model.direction,
+    )
 
 
 def allocate(model) -> None:
     """Spend this tick's budget; record every transfer in the ledger."""
-    o, lev, p = model.orgs, model.levers, model.params
-    gov, tick, census = model.government_row, model.tick, model.census()
-    o.view("grant")[:] = 0.0
-    o.view("gov_money")[:] = 0.0
-    if (tick - 1) % PLAN_PERIOD == 0:
-        choose_direction(model)
-
-    budget = p.budget * model.budget_profile[min(tick, model.horizon) - 1]
-    model.ledger.record(tick, "budget", TREASURY, NO_ID, GOV, o.uid[gov], budget)
-    o.capital[gov] += budget
-    available = o.capital[gov]
-    split = model.stage_split = stage_split(model)
-
+    o, lev, ledger, census = model.orgs, model.levers, model.ledger, model.census()
     rows = census.orgs  # every recipient is an alive organisation
-    types = o.type[rows]
-    # The government's noisy view of each organisation's design this tick.
-    seen = np.add.reduce(model.effective_fitness[rows], axis=1) / model.n_stages  # row means
-    seen += lev.selection_noise * model.rng.standard_normal(len(rows))
-    pay = np.zeros(len(rows))
-    kind = np.full(len(rows), KIND_CODE["grant"], dtype=np.int8)
-
-    # Block grants: a share of this tick's budget, equally to the universities.
-    is_uni = types == UNIVERSITY
-    block = p.block_grant_share * budget if is_uni.any() else 0.0
-    rest = available - block
-    targeted = lev.targeted_share * rest
-    own_research = 0.0
-    if lev.core_subject == "government":
-        own_research = targeted
-    else:
-        is_core = types == TYPE_CODE.get(lev.core_subject, -1)
-        is_member = ~is_core & o.member[rows]
-        if is_core.any() or is_member.any():
-            # Half of the targeted money to the core subject, half to the other
-            # members (all of it to whichever group exists).
-            core_share = 0.5 if (is_core.any() and is_member.any()) else float(is_core.any())
-            for group, share in ((is_core, core_share), (is_member, 1 - core_share)):
-                if share > 0:
-                    pay[group] += targeted * share * _weights(seen[group], MERIT_TEMPERATURE)
-                    kind[group] = KIND_CODE["contract"]
-        else:
-            targeted = 0.0  # no one to target: all of it stays broad-based
-    broad = ~is_uni
-    if broad.any():
-        # Broad-based support: near-equal, only mildly merit-weighted.
-        pay[broad] += (rest - targeted) * _weights(seen[broad], 4 * MERIT_TEMPERATURE)
-    matched = np.zeros(len(rows), dtype=bool)
-    if lev.matching_ratio > 0:
-        # Matching reimburses part of last tick's own R&D: conditional money that
-        # lowers the recipient's cost of R&D (it is not earmarked again).
-        matched = ~is_uni
-        # own_rnd still holds last tick's own R&D: this tick's is spent later.
-        pay[matched] = np.minimum(pay[matched], lev.matching_ratio * o.own_rnd[rows[matched]])
-        kind[matched] = KIND_CODE["matching"]
-    block_pay = np.where(is_uni, block / max(1, is_uni.sum()), 0.0)
-
-    # Grants, contracts and block grants are earmarked for R&D by stage.
-    earmarked = np.where(matched[:, None], 0.0, pay[:, None] * split[None, :])
-    block_earmarked = block_pay[:, None] * split[None, :]
-    o.grant[rows] = earmarked + block_earmarked
-    o.gov_money[rows] = pay + block_pay
-    o.capital[rows] += pay + block_pay
-    paid = float(pay.sum() + block_pay.sum())
-    o.capital[gov] -= paid
-    ledger, uid_gov = model.ledger, o.uid[gov]
-    stages = np.arange(model.n_stages)[None, :]
-    to_type, to_id = types[:, None], o.uid[rows][:, None]
-    ledger.record(tick, kind[:, None], GOV, uid_gov, to_type, to_id, earmarked, stages)
-    ledger.record(tick, "block_grant", GOV, uid_gov, to_type, to_id, block_earmarked, stages)
-    if matched.any():
-        ledger.record(
-            tick, "matching", GOV, uid_gov, types[matched], o.uid[rows[matched]], pay[matched]
-        )
-    # The government's own research programme is spent from its balance in R&D.
-    o.grant[gov] = own_research * split
-    o.gov_money[gov] = own_research
+    ledger.reserve(1 + len(rows) * (2 * model.n_stages + 1))
+    ledger.n, paid, own_research = _allocate_kernel(
+        rng_address(model.rng),
+        model.tick,
+        model.horizon,
+        model.params.values["budget"],
+        model.params.values["block_grant_share"],
+        model.budget_profile,
+        model.government_row,
+        o.n,
+        rows,
+        census.alive_rows,
+        o.type,
+        o.uid,
+        o.member,
+        o.own_rnd,
+        o.design,
+        o.capital,
+        o.grant,
+        o.gov_money,
+        model.raw_fitness,
+        model.effective_fitness,
+        model.direction,
+        model.stage_progress,
+        model.allocation_progress,
+        model.stage_need,
+        model.stage_split,
+        _fixed_split(model),
+        lev.bottleneck_following,
+        model.split_progress is None,
+        lev.selection_noise,
+        lev.targeted_share,
+        TYPE_CODE.get(lev.core_subject, -1),
+        lev.matching_ratio,
+        ledger.ints,
+        ledger.amounts,
+        ledger.n,
+    )
+    model.split_progress = model.allocation_progress
     model.tick_gov_money = paid + own_research
     model.cum_gov_money += model.tick_gov_money
+
+
+# ------------------------------------------------------------------------ kernels
+
+
+@njit(**JIT)
+def _stage_need_kernel(progress, need):
+    """stage_need into ``need``: gap times the readiness of the stage before."""
+    S = len(progress)
+    for s in range(S):
+        need[s] = (1.0 - progress[s]) * (1.0 if s == 0 else progress[s - 1])
+    norm = total(need)
+    for s in range(S):
+        need[s] = 1.0 / S if norm <= 1e-12 else need[s] / norm
+
+
+@njit(**JIT)
+def _stage_split_kernel(progress, basis, need, split, fixed, bf, first):
+    """Recompute need and split in place unless progress equals the split's basis."""
+    if not first:
+        same = True
+        for s in range(len(progress)):
+            same = same and progress[s] == basis[s]
+        if same:
+            return
+    for s in range(len(progress)):
+        basis[s] = progress[s]
+    _stage_need_kernel(basis, need)
+    for s in range(len(split)):
+        split[s] = (1 - bf) * fixed[s] + bf * need[s]
+
+
+@njit(**JIT)
+def _choose_direction_kernel(address, alive, raw_fitness, design, noise, direction):
+    """Per stage, the alive row's design with the best noisy fitness (first on ties)."""
+    if len(alive) == 0:
+        raise ValueError("choose_direction: no alive organisation")
+    rng = generator(address)
+    for s in range(len(direction)):
+        best, best_seen = 0, 0.0
+        for k in range(len(alive)):  # all draws of a stage, as numpy's one array draw
+            seen = raw_fitness[alive[k], s] + noise * rng.standard_normal()
+            if k == 0 or seen > best_seen:
+                best, best_seen = k, seen
+        direction[s] = design[alive[best], s]
+
+
+@njit(**JIT)
+def _add_weighted(pay, seen, group, n_group, amount, temperature):
+    """pay[group] += amount * softmax(seen[group] / temperature) (numpy's sum order)."""
+    top = -np.inf
+    for j in range(n_group):
+        top = max(top, seen[group[j]])
+    w = np.empty(n_group)
+    for j in range(n_group):
+        w[j] = math.exp((seen[group[j]] - top) / temperature)
+    norm = total(w)
+    for j in range(n_group):
+        pay[group[j]] += amount * (w[j] / norm)
+
+
+@njit(**JIT)
+def _allocate_kernel(
+    address,
+    tick,
+    horizon,
+    budget_per_tick,
+    block_grant_share,
+    budget_profile,
+    gov,
+    n,
+    rows,
+    alive,
+    type_,
+    uid,
+    member,
+    own_rnd,
+    design,
+    capital,
+    grant,
+    gov_money,
+    raw_fitness,
+    effective_fitness,
+    direction,
+    progress,
+    basis,
+    need,
+    split,
+    fixed,
+    bf,
+    first_split,
+    noise,
+    targeted_share,
+    core,
+    matching_ratio,
+    ints,
+    amounts,
+    pos,
+):
+    """allocate: budget, direction, split, noisy merit, payments and their ledger rows."""
+    S = len(split)
+    m = len(rows)
+    for i in range(n):
+        gov_money[i] = 0.0
+        for s in range(S):
+            grant[i, s] = 0.0
+    if (tick - 1) % PLAN_PERIOD == 0:
+        _choose_direction_kernel(address, alive, raw_fitness, design, noise, direction)
+
+    budget = budget_per_tick * budget_profile[min(tick, horizon) - 1]
+    uid_gov = uid[gov]
+    pos = put(ints, amounts, pos, tick, BUDGET, TREASURY, NO_ID, GOV, uid_gov, -1, budget)
+    capital[gov] += budget
+    available = capital[gov]
+    _stage_split_kernel(progress, basis, need, split, fixed, bf, first_split)
+
+    # The government's noisy view of each organisation's design this tick.
+    rng = generator(address)
+    seen = np.empty(m)
+    for k in range(m):
+        seen[k] = total(effective_fitness[rows[k]]) / S
+    for k in range(m):
+        seen[k] += noise * rng.standard_normal()
+
+    # Groups as positions into rows: universities, core subject, other members, broad.
+    pay = np.zeros(m)
+    kind = np.full(m, GRANT)
+    core_group = np.empty(m, np.int64)
+    member_group = np.empty(m, np.int64)
+    broad = np.empty(m, np.int64)
+    n_uni = n_core = n_member = n_broad = 0
+    for k in range(m):
+        t = type_[rows[k]]
+        if t == UNIVERSITY:
+            n_uni += 1
+        else:
+            broad[n_broad] = k
+            n_broad += 1
+        if t == core:
+            core_group[n_core] = k
+            n_core += 1
+        elif member[rows[k]]:
+            member_group[n_member] = k
+            n_member += 1
+
+    # Block grants: a share of this tick's budget, equally to the universities.
+    block = block_grant_share * budget if n_uni > 0 else 0.0
+    rest = available - block
+    targeted = targeted_share * rest
+    own_research = 0.0
+    if core == GOV:
+        own_research = targeted
+    elif n_core > 0 or n_member > 0:
+        # Half of the targeted money to the core subject, half to the other
+        # members (all of it to whichever group exists).
+        core_share = 0.5 if (n_core > 0 and n_member > 0) else (1.0 if n_core > 0 else 0.0)
+        if core_share > 0:
+            _add_weighted(pay, seen, core_group, n_core, targeted * core_share, MERIT_TEMPERATURE)
+            for j in range(n_core):
+                kind[core_group[j]] = CONTRACT
+        if 1 - core_share > 0:
+            amount = targeted * (1 - core_share)
+            _add_weighted(pay, seen, member_group, n_member, amount, MERIT_TEMPERATURE)
+            for j in range(n_member):
+                kind[member_group[j]] = CONTRACT
+    else:
+        targeted = 0.0  # no one to target: all of it stays broad-based
+    if n_broad > 0:
+        # Broad-based support: near-equal, only mildly merit-weighted.
+        _add_weighted(pay, seen, broad, n_broad, rest - targeted, 4 * MERIT_TEMPERATURE)
+    matching = matching_ratio > 0
+    if matching:
+        # Matching reimburses part of last tick's own R&D (own_rnd still holds it):
+        # conditional money that lowers the recipient's cost of R&D, not earmarked.
+        for j in range(n_broad):
+            k = broad[j]
+            pay[k] = min(pay[k], matching_ratio * own_rnd[rows[k]])
+            kind[k] = MATCHING
+    block_pay = np.zeros(m)
+    for k in range(m):
+        if type_[rows[k]] == UNIVERSITY:
+            block_pay[k] = block / max(1, n_uni)
+
+    # Grants, contracts and block grants are earmarked for R&D by stage.
+    for k in range(m):
+        r = rows[k]
+        earmark = 0.0 if matching and type_[r] != UNIVERSITY else pay[k]
+        for s in range(S):
+            grant[r, s] = earmark * split[s] + block_pay[k] * split[s]
+        gov_money[r] = pay[k] + block_pay[k]
+        capital[r] += pay[k] + block_pay[k]
+    paid = total(pay) + total(block_pay)
+    capital[gov] -= paid
+    for k in range(m):
+        r = rows[k]
+        earmark = 0.0 if matching and type_[r] != UNIVERSITY else pay[k]
+        for s in range(S):
+            pos = put(ints, amounts, pos, tick, kind[k], GOV, uid_gov, type_[r], uid[r], s,
+                      earmark * split[s])  # fmt: skip
+    for k in range(m):
+        r = rows[k]
+        for s in range(S):
+            pos = put(ints, amounts, pos, tick, BLOCK_GRANT, GOV, uid_gov, type_[r], uid[r], s,
+                      block_pay[k] * split[s])  # fmt: skip
+    if matching:
+        for j in range(n_broad):
+            r = rows[broad[j]]
+            pos = put(ints, amounts, pos, tick, MATCHING, GOV, uid_gov, type_[r], uid[r], -1,
+                      pay[broad[j]])  # fmt: skip
+    # The government's own research programme is spent from its balance in R&D.
+    for s in range(S):
+        grant[gov, s] = own_research * split[s]
+    gov_money[gov] = own_research
+    return pos, paid, own_research

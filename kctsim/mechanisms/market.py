@@ -12,12 +12,23 @@ rather than free-riders gain (MODEL.md section 6).
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from kctsim.ledger import NO_ID, TYPE_CODE
+import numpy as np
+from numba import njit
+
+from kctsim.kernels import JIT, put
+from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
+from kctsim.mechanisms.funding import generator, rng_address, total
 
 USER = TYPE_CODE["user"]
 MARKET = TYPE_CODE["market"]
+BASE_REVENUE, OPERATING_COST, PREMIUM_REVENUE = (
+    KIND_CODE[k] for k in ("base_revenue", "operating_cost", "premium_revenue")
+)
+CONSORTIUM_CONTRIBUTION, BENEFIT_SHARE, USER_REVENUE = (
+    KIND_CODE[k] for k in ("consortium_contribution", "benefit_share", "user_revenue")
+)
 
 
 def setup(model) -> None:
@@ -53,88 +64,199 @@ def count_feedback(model) -> None:
 
 def usable(model) -> bool:
     """The domestic product is usable once it is close enough to the target."""
-    best = model.effective_fitness[:, -1].max()
-    return bool(best >= model.params.usable_fraction * model.tech.gates[-1])
-
-
-def adopt(model) -> None:
-    """Bass adoption: each non-adopter adopts with p + q * (share adopted)."""
-    u = model.users
-    n = u.n
-    model.tick_adoptions = 0
-    if n == 0 or not usable(model):
-        return
-    adopted = u.view("adopted")
-    share = adopted.mean()
-    rate = model.params.bass_p + model.params.bass_q * share
-    new = ~adopted & (model.rng.random(n) < rate)
-    adopted |= new
-    model.tick_adoptions = int(new.sum())
+    return _usable(model.effective_fitness, model.params.usable_fraction * model.tech.gates[-1])
 
 
 def trade(model) -> None:
-    """Revenue, costs, premium, benefit sharing and users' payments."""
-    o, p, tick, ledger = model.orgs, model.params, model.tick, model.ledger
-    census = model.census()
-    sellers = census.sellers
-    capital = o.view("capital")
+    """Revenue, costs, premium, benefit sharing, Bass adoption and users' payments."""
+    o, u, ledger, census = model.orgs, model.users, model.ledger, model.census()
+    v, sellers = model.params.values, census.sellers
+    ledger.reserve(2 * len(census.alive_rows) + 3 * len(sellers) + u.n)
+    ledger.n, model.tick_adoptions = _trade_kernel(
+        rng_address(model.rng),
+        model.tick,
+        census.alive_rows,
+        sellers,
+        o.n,
+        o.alive,
+        o.type,
+        o.uid,
+        o.capital,
+        o.base_revenue,
+        o.operating_cost,
+        o.premium,
+        o.member,
+        o.hub,
+        o.own_rnd,
+        model.effective_fitness,
+        v["market_size"],
+        v["market_temperature"],
+        model.levers.result_sharing,
+        v["usable_fraction"] * model.tech.gates[-1],
+        v["bass_p"],
+        v["bass_q"],
+        v["price"],
+        u.n,
+        u.supplier,
+        u.adopted,
+        u.uid,
+        ledger.ints,
+        ledger.amounts,
+        ledger.n,
+    )
 
-    rows = census.alive_rows
-    base, cost = o.base_revenue[rows], o.operating_cost[rows]
-    capital[rows] += base - cost
-    ledger.record(tick, "base_revenue", MARKET, NO_ID, o.type[rows], o.uid[rows], base)
-    ledger.record(tick, "operating_cost", o.type[rows], o.uid[rows], MARKET, NO_ID, cost)
 
-    if len(sellers):
+# ------------------------------------------------------------------------ kernels
+
+
+@njit(**JIT)
+def _share_benefits(
+    tick, sellers, premium, n, alive, type_, uid, capital, member, hub, own_rnd, rate, ints,
+    amounts, pos,
+):  # fmt: skip
+    """Pool ``rate`` of members' premium at the hub; pay it back by own R&D."""
+    if rate <= 0:
+        return pos
+    centre = -1  # the hub with the most capital (the first on ties)
+    for r in range(n):
+        if alive[r] and hub[r] and (centre < 0 or capital[r] > capital[centre]):
+            centre = r
+    members = np.empty(len(sellers), np.int64)
+    paid_in = np.empty(len(sellers))
+    k = 0
+    for j in range(len(sellers)):
+        if member[sellers[j]]:
+            members[k] = sellers[j]
+            paid_in[k] = rate * premium[j]
+            k += 1
+    if centre < 0 or k == 0:
+        return pos
+    members, paid_in = members[:k], paid_in[:k]
+    effort = np.empty(k)
+    for j in range(k):
+        effort[j] = own_rnd[members[j]]  # last tick's own R&D (this tick's is not spent yet)
+    effort_sum = total(effort)
+    if effort_sum <= 0:
+        return pos
+    pool = total(paid_in)
+    back = np.empty(k)
+    for j in range(k):
+        back[j] = pool * effort[j] / effort_sum
+        capital[members[j]] += back[j] - paid_in[j]
+    for j in range(k):
+        r = members[j]
+        pos = put(ints, amounts, pos, tick, CONSORTIUM_CONTRIBUTION, type_[r], uid[r],
+                  type_[centre], uid[centre], -1, paid_in[j])  # fmt: skip
+    for j in range(k):
+        r = members[j]
+        pos = put(ints, amounts, pos, tick, BENEFIT_SHARE, type_[centre], uid[centre],
+                  type_[r], uid[r], -1, back[j])  # fmt: skip
+    return pos
+
+
+@njit(**JIT)
+def _usable(effective_fitness, usable_at):
+    """usable: the best product (last stage's effective fitness) reaches ``usable_at``."""
+    best = -np.inf
+    for r in range(effective_fitness.shape[0]):
+        best = max(best, effective_fitness[r, -1])
+    return best >= usable_at
+
+
+@njit(**JIT)
+def _adopt(address, effective_fitness, usable_at, bass_p, bass_q, n_users, adopted):
+    """Bass adoption once the product is usable; return the number of new adopters."""
+    if n_users == 0 or not _usable(effective_fitness, usable_at):
+        return 0
+    before = 0
+    for i in range(n_users):
+        before += adopted[i]
+    rate = bass_p + bass_q * (before / n_users)
+    rng = generator(address)
+    new = 0
+    for i in range(n_users):  # every user draws, adopted or not (numpy's one array draw)
+        if rng.random() < rate and not adopted[i]:
+            adopted[i] = True
+            new += 1
+    return new
+
+
+@njit(**JIT)
+def _trade_kernel(
+    address,
+    tick,
+    rows,
+    sellers,
+    n,
+    alive,
+    type_,
+    uid,
+    capital,
+    base_revenue,
+    operating_cost,
+    access,
+    member,
+    hub,
+    own_rnd,
+    effective_fitness,
+    market_size,
+    market_temperature,
+    result_sharing,
+    usable_at,
+    bass_p,
+    bass_q,
+    price,
+    n_users,
+    supplier,
+    adopted,
+    user_uid,
+    ints,
+    amounts,
+    pos,
+):
+    """trade: base revenue and costs, logit premium, benefit sharing, adoption, payments."""
+    for r in rows:
+        capital[r] += base_revenue[r] - operating_cost[r]
+    for r in rows:
+        pos = put(ints, amounts, pos, tick, BASE_REVENUE, MARKET, NO_ID, type_[r], uid[r], -1,
+                  base_revenue[r])  # fmt: skip
+    for r in rows:
+        pos = put(ints, amounts, pos, tick, OPERATING_COST, type_[r], uid[r], MARKET, NO_ID, -1,
+                  operating_cost[r])  # fmt: skip
+
+    m = len(sellers)
+    if m:
         # Logit demand: the technology premium goes mostly to the best products,
         # weighted by market access; whoever copies the best design shares its rent.
-        f = model.effective_fitness[sellers, -1]
-        w = o.premium[sellers] * np.exp((f - f.max()) / p.market_temperature)
-        premium = p.market_size * w / w.sum()
-        capital[sellers] += premium
-        ledger.record(
-            tick, "premium_revenue", MARKET, NO_ID, o.type[sellers], o.uid[sellers], premium
-        )
-        share_benefits(model, sellers, premium)
+        last = effective_fitness.shape[1] - 1
+        top = -np.inf
+        for j in range(m):
+            top = max(top, effective_fitness[sellers[j], last])
+        w = np.empty(m)
+        for j in range(m):
+            f = effective_fitness[sellers[j], last]
+            w[j] = access[sellers[j]] * math.exp((f - top) / market_temperature)
+        norm = total(w)
+        premium = np.empty(m)
+        for j in range(m):
+            premium[j] = market_size * w[j] / norm
+            capital[sellers[j]] += premium[j]
+        for j in range(m):
+            r = sellers[j]
+            pos = put(ints, amounts, pos, tick, PREMIUM_REVENUE, MARKET, NO_ID, type_[r], uid[r],
+                      -1, premium[j])  # fmt: skip
+        pos = _share_benefits(
+            tick, sellers, premium, n, alive, type_, uid, capital, member, hub, own_rnd,
+            result_sharing, ints, amounts, pos,
+        )  # fmt: skip
 
-    adopt(model)
-    u = model.users
-    buyers = np.flatnonzero(u.view("adopted"))
-    if len(buyers):
-        supplier = u.supplier[buyers]
-        paid = np.full(len(buyers), p.price)
-        np.add.at(capital, supplier, paid)
-        ledger.record(
-            tick, "user_revenue", USER, u.uid[buyers], o.type[supplier], o.uid[supplier], paid
-        )
-
-
-def share_benefits(model, sellers: np.ndarray, premium: np.ndarray) -> None:
-    """Pool ``result_sharing`` of members' premium at the hub; pay it back by own R&D."""
-    o, lev = model.orgs, model.levers
-    if lev.result_sharing <= 0:
-        return
-    hubs = np.flatnonzero(o.view("alive") & o.view("hub"))
-    is_member = o.member[sellers]
-    if len(hubs) == 0 or not is_member.any():
-        return
-    hub = hubs[np.argmax(o.capital[hubs])]
-    members, paid_in = sellers[is_member], lev.result_sharing * premium[is_member]
-    effort = o.own_rnd[members]  # last tick's own R&D (this tick's is not spent yet)
-    if effort.sum() <= 0:
-        return
-    back = paid_in.sum() * effort / effort.sum()
-    o.capital[members] += back - paid_in
-    tick, ledger = model.tick, model.ledger
-    ledger.record(
-        tick,
-        "consortium_contribution",
-        o.type[members],
-        o.uid[members],
-        o.type[hub],
-        o.uid[hub],
-        paid_in,
-    )
-    ledger.record(
-        tick, "benefit_share", o.type[hub], o.uid[hub], o.type[members], o.uid[members], back
-    )
+    adoptions = _adopt(address, effective_fitness, usable_at, bass_p, bass_q, n_users, adopted)
+    for i in range(n_users):
+        if adopted[i]:
+            capital[supplier[i]] += price
+    for i in range(n_users):
+        if adopted[i]:
+            r = supplier[i]
+            pos = put(ints, amounts, pos, tick, USER_REVENUE, USER, user_uid[i], type_[r], uid[r],
+                      -1, price)  # fmt: skip
+    return pos, adoptions
