@@ -17,8 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT
-from kctsim.mechanisms.funding import generator, rng_address
+from kctsim.kernels import JIT, generator, rng_address
 
 R_MAX = 0.9
 PAYOFF_MEMORY = 0.9  # weight of the past in the payoff track record (about ten quarters)

@@ -14,12 +14,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
 
-from kctsim.kernels import JIT, put
+from kctsim.kernels import JIT, generator, put, rng_address, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 
 GOV = TYPE_CODE["government"]
@@ -31,117 +28,6 @@ PLAN_PERIOD = 8  # ticks between the government's choices of direction (two year
 BUDGET, GRANT, BLOCK_GRANT, MATCHING, CONTRACT = (
     KIND_CODE[k] for k in ("budget", "grant", "block_grant", "matching", "contract")
 )
-
-
-# ------------------------------------------------------- random draws in kernels
-# A numpy Generator passed to a kernel costs ~15 us per call to unbox (numba
-# looks up and casts the bit generator's three function pointers with ctypes).
-# The kernels get the address of its bitgen_t instead and rebuild numba's
-# Generator from it: the same bit generator, so the same stream as numpy.
-# These helpers and `total` below are shared by the money mechanisms (market and
-# contribution import them); their home is kctsim.kernels.
-
-
-def rng_address(rng: np.random.Generator) -> int:
-    """Address of ``rng``'s C ``bitgen_t`` (read afresh each call: a pickled copy moves)."""
-    return rng.bit_generator.ctypes.bit_generator.value
-
-
-@intrinsic
-def generator(typingctx, address):
-    """numba's Generator over the bit generator whose ``bitgen_t`` is at ``address``.
-
-    ``bitgen_t`` is {state, next_uint64, next_uint32, next_double, next_raw}; the
-    Python object is not referenced (no parent, no meminfo), so the caller keeps the
-    numpy Generator alive and never returns this one to Python.
-    """
-    rng_type = types.NumPyRandomGeneratorType("rng")
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        table = builder.inttoptr(args[0], i64.as_pointer())
-        state, next_u64, next_u32, next_double = (
-            builder.load(builder.gep(table, [ir.Constant(i64, k)])) for k in range(4)
-        )
-        bitgen = cgutils.create_struct_proxy(types.NumPyRandomBitGeneratorType("bit_generator"))(
-            context, builder
-        )
-        bitgen.parent = cgutils.get_null_value(bitgen.parent.type)
-        bitgen.state_address = state
-        bitgen.state = state
-        bitgen.fnptr_next_uint64 = next_u64
-        bitgen.fnptr_next_uint32 = next_u32
-        bitgen.fnptr_next_double = next_double
-        bitgen.bit_generator = args[0]
-        rng = cgutils.create_struct_proxy(rng_type)(context, builder)
-        rng.bit_generator = bitgen._getvalue()
-        rng.meminfo = cgutils.get_null_value(rng.meminfo.type)
-        rng.parent = cgutils.get_null_value(rng.parent.type)
-        return rng._getvalue()
-
-    return rng_type(types.int64), codegen
-
-
-@njit(**JIT)
-def _block_sum(a, lo, n):
-    """numpy's pairwise sum of a block of <= 128 (eight accumulators), as ``kernels``."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    while i < n - n % 8:
-        j = lo + i
-        r0 += a[j]
-        r1 += a[j + 1]
-        r2 += a[j + 2]
-        r3 += a[j + 3]
-        r4 += a[j + 4]
-        r5 += a[j + 5]
-        r6 += a[j + 6]
-        r7 += a[j + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@njit(**JIT)
-def total(a):
-    """``a.sum()`` in numpy's pairwise order, like ``kctsim.kernels.total``, without recursion.
-
-    numba cannot load a cached self-recursive function (``kernels._pairwise``: "Symbol
-    not found: .numba.unresolved$..." or a segfault in the next process), so the
-    recursion over halves runs on an explicit stack.
-    """
-    n = len(a)
-    if n <= 128:
-        return _block_sum(a, 0, n)
-    lo = np.empty(64, np.int64)
-    size = np.empty(64, np.int64)
-    right = np.empty(64, np.bool_)
-    left_sum = np.empty(64)
-    d = 0
-    lo[0], size[0], right[0] = 0, n, False
-    while True:
-        while size[d] > 128:  # descend to the leftmost block, as the recursion does
-            half = size[d] // 2
-            half -= half % 8
-            lo[d + 1], size[d + 1], right[d + 1] = lo[d], half, False
-            d += 1
-        value = _block_sum(a, lo[d], size[d])
-        while d > 0 and right[d]:  # a right half is done: its parent is left + right
-            d -= 1
-            value = left_sum[d] + value
-        if d == 0:
-            return value
-        left_sum[d - 1] = value  # a left half is done: go on with its sibling
-        lo[d], size[d], right[d] = lo[d] + size[d], size[d - 1] - size[d], True
 
 
 # ------------------------------------------------------------------ the mechanism

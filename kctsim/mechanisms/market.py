@@ -17,9 +17,8 @@ import math
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, put
+from kctsim.kernels import JIT, generator, put, rng_address, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
-from kctsim.mechanisms.funding import generator, rng_address, total
 
 USER = TYPE_CODE["user"]
 MARKET = TYPE_CODE["market"]
