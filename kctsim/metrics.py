@@ -8,10 +8,15 @@ and the model stays picklable). Counters that add up over a tick are reset by
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
+from numba import njit
 
 from kctsim.config import AGENT_TYPES
+from kctsim.kernels import JIT
 from kctsim.mechanisms import network
+from kctsim.mechanisms.people import pairwise_sum as total
 
 GOV = AGENT_TYPES.index("government")
 
@@ -72,18 +77,55 @@ def model_reporters(n_stages: int) -> dict[str, str]:
     return reporters
 
 
+# Metrics the measure kernel computes, in the order it writes them.
+_FLOAT_METRICS = (
+    "best_fitness",
+    "mean_fitness",
+    "gap_to_target",
+    "misallocation_index",
+    "free_riding_share",
+    "contribution_gap",
+    "mean_contribution",
+    "crowding_out",
+    "diversity",
+    "lock_in",
+    "adoption_share",
+)
+_INT_METRICS = ("chain_blocked", *(f"n_{t}" for t in AGENT_TYPES if t != "government"))
+# Counters of one tick, zero again after each measurement.
+_TICK_COUNTERS = {
+    "tick_spill": 0.0,
+    "tick_innovation": 0.0,
+    "tick_moves_imitation": 0,
+    "tick_moves_innovation": 0,
+    "tick_exits": 0,
+    "tick_entries": 0,
+    "tick_startups": 0,
+    "tick_private_rnd": 0.0,
+}
+
+
+@cache
+def _float_names(n_stages: int) -> tuple[str, ...]:
+    return (*_FLOAT_METRICS, *stage_metric_names(n_stages))
+
+
 def reset_tick_counters(model) -> None:
+    """Zero the tick's counters; ``model.changed`` all False over the current rows."""
+    changed = model.__dict__.get("changed")
+    if changed is not None and len(changed) == model.orgs.n:
+        changed.fill(False)
+    _reset(model)
+
+
+def _reset(model) -> None:
+    """:func:`reset_tick_counters` after the measure kernel has cleared ``model.changed``
+    (when its length still matched)."""
     n = model.orgs.n
-    model.changed = np.zeros(n, dtype=bool)
+    if len(model.__dict__.get("changed", ())) != n:
+        model.changed = np.zeros(n, dtype=bool)
     model.discoveries = []
-    model.tick_spill = 0.0
-    model.tick_innovation = 0.0
-    model.tick_moves_imitation = 0
-    model.tick_moves_innovation = 0
-    model.tick_exits = 0
-    model.tick_entries = 0
-    model.tick_startups = 0
-    model.tick_private_rnd = 0.0
+    model.__dict__.update(_TICK_COUNTERS)
     if not hasattr(model, "cum_spill"):
         model.cum_spill = model.cum_innovation = 0.0
         model.cum_moves_imitation = model.cum_moves_innovation = 0
@@ -93,28 +135,152 @@ def reset_tick_counters(model) -> None:
 
 def mean_pairwise_hamming(designs: np.ndarray, n_bits: int) -> float:
     """Mean pairwise Hamming distance / N, from bit counts (O(n N), not O(n^2))."""
+    return _hamming_kernel(np.ascontiguousarray(designs, dtype=np.int64), n_bits)
+
+
+@njit(**JIT)
+def _hamming_kernel(designs, n_bits):
+    """Sum over bits of 2 x ones x zeros (the pairs differing there) / pairs / N."""
     n = len(designs)
     if n < 2:
         return 0.0
-    ones = ((designs[:, None] >> np.arange(n_bits)) & 1).sum(axis=0)
-    return float((2 * ones * (n - ones)).sum() / (n * (n - 1)) / n_bits)
+    differing = 0
+    for b in range(n_bits):
+        ones = 0
+        for d in designs:
+            ones += (d >> b) & 1
+        differing += 2 * ones * (n - ones)
+    return differing / (n * (n - 1)) / n_bits
 
 
-def _mean(values: np.ndarray) -> float:
-    """``values.mean()`` (the same sum, the same division) without its Python wrapper."""
-    if values.dtype == bool:
-        return np.count_nonzero(values) / values.size
-    return float(np.add.reduce(values, axis=None) / values.size)
+@njit(**JIT)
+def _measure_kernel(
+    eff,
+    alive,
+    types_,
+    n_orgs,
+    orgs,
+    learners,
+    r_col,
+    r0_col,
+    capital,
+    spill_gain,
+    design,
+    table,
+    n_bits,
+    gates,
+    progress,
+    split,
+    need,
+    before,
+    usable,
+    gov_money,
+    adopted,
+    n_users,
+    changed,
+    fout,
+    iout,
+):
+    """Every array metric of :func:`measure` into ``fout`` and ``iout`` (their names'
+    order); sums are numpy's pairwise sums of the same elementwise values."""
+    n_stages = len(gates)
+    last = eff.shape[1] - 1
+    n = len(orgs)
+
+    # Fitness and the chain.
+    best = -np.inf
+    for i in range(n_orgs):
+        if alive[i]:
+            v = eff[i, last]
+            if v > best or v != v:  # max, NaN propagating as in numpy
+                best = v
+                if v != v:
+                    break
+    fout[0] = best
+    if n:
+        product = np.empty(n)
+        for j in range(n):
+            product[j] = eff[orgs[j], last]
+        fout[1] = total(product) / n
+    else:
+        fout[1] = 0.0
+    stage = np.empty(n_stages)
+    for s in range(n_stages):
+        stage[s] = 1 - progress[s]
+    fout[2] = total(stage) / n_stages
+    for s in range(n_stages):
+        stage[s] = abs(split[s] - need[s])
+    fout[3] = 0.5 * total(stage)
+    # A stage is ready once the one before it is usable, starved when it gets less
+    # than half the share it needs (on the progress the split was computed from).
+    blocked = 0
+    for s in range(n_stages):
+        ready = (1.0 if s == 0 else before[s - 1]) >= usable
+        if ready and before[s] < 1.0 and split[s] < 0.5 * need[s]:
+            blocked = 1
+    iout[0] = blocked
+
+    # Free-riding and contributions of the learners.
+    m = len(learners)
+    buf = np.empty((4, m))
+    free = 0
+    for j in range(m):
+        i = learners[j]
+        r, r0, c = r_col[i], r0_col[i], capital[i]
+        cap = c if c >= 0.0 or c != c else 0.0  # np.maximum(c, 0)
+        free += r < 0.5 * r0 and spill_gain[i] > 0
+        buf[0, j] = r0 * cap
+        buf[1, j] = r * cap
+        buf[2, j] = (r0 - r) * cap
+        buf[3, j] = r
+    base = total(buf[0])
+    fout[4] = free / m if m else 0.0
+    fout[5] = 1 - total(buf[1]) / base if base > 0 else 0.0
+    fout[6] = total(buf[3]) / m if m else 0.0
+    shortfall = total(buf[2])
+    fout[7] = shortfall / gov_money if gov_money > 0 else 0.0
+
+    # Path dependence: diversity, and lock-in on local optima below the gate.
+    diversity, lock = 0.0, 0.0
+    d = np.empty(n, dtype=np.int64)
+    for s in range(n_stages):
+        for j in range(n):
+            d[j] = design[orgs[j], s]
+        diversity += _hamming_kernel(d, n_bits[s])
+        stuck = 0
+        for j in range(n):
+            f = table[s, d[j]]
+            top = -np.inf
+            for b in range(n_bits[s]):
+                top = max(top, table[s, d[j] ^ (1 << b)])
+            stuck += top < f and f < gates[s]
+        lock += stuck / n if n else 0.0
+    fout[8] = diversity / n_stages
+    fout[9] = lock / n_stages
+
+    adopters = 0
+    for i in range(n_users):
+        adopters += adopted[i]
+    fout[10] = adopters / n_users if n_users else 0.0
+    for s in range(n_stages):
+        fout[11 + 3 * s] = progress[s]
+        fout[12 + 3 * s] = split[s]
+        fout[13 + 3 * s] = need[s]
+
+    iout[1:] = 0
+    for i in range(n_orgs):
+        if alive[i]:
+            iout[1 + types_[i]] += 1
+    if len(changed) == n_orgs:  # the next tick's change flags (reset_tick_counters)
+        changed[:] = False
 
 
 def measure(model) -> None:
+    """Every metric of the tick into the model's attributes, then the counters reset."""
     o, tech = model.orgs, model.tech
     if not model._fitness_current:
         model.refresh_fitness()
-    alive = o.view("alive")
-    types = o.view("type")
     census = model.census()
-    orgs = census.orgs
 
     # Breakthrough and its probability over time.
     model.at_risk = int(model.tick > 0 and model.breakthrough_tick in (-1, model.tick))
@@ -137,74 +303,74 @@ def measure(model) -> None:
     else:
         model.lead = float("nan")
 
-    # Fitness and the chain.
-    product = model.effective_fitness[orgs, -1] if len(orgs) else np.zeros(1)
-    model.best_fitness = float(model.effective_fitness[alive, -1].max())
-    model.mean_fitness = _mean(product)
-    progress = model.stage_progress
-    model.gap_to_target = _mean(1 - progress)
-    need, split = model.stage_need, model.stage_split
-    model.misallocation_index = float(0.5 * np.abs(split - need).sum())
-    # Judged on the progress the split and need were computed from (start of tick):
-    # a stage is ready once the stage before it is usable, starved when it gets
-    # less than half the share it needs.
-    before = model.allocation_progress
-    ready = np.concatenate([[1.0], before[:-1]]) >= model.params.usable_fraction
-    starved = ready & (before < 1.0) & (split < 0.5 * need)
-    model.chain_blocked = int(starved.any())
-    model.chain_blockage += model.chain_blocked
-    for s in range(model.n_stages):
-        setattr(model, f"stage_progress_{s + 1}", float(progress[s]))
-        setattr(model, f"stage_funding_{s + 1}", float(split[s]))
-        setattr(model, f"stage_need_{s + 1}", float(need[s]))
-
-    # Spillover and free-riding.
+    # Spillover and free-riding; money.
     model.cum_spill += model.tick_spill
     model.cum_innovation += model.tick_innovation
     model.spillover_volume = model.tick_spill
     model.innovation_volume = model.tick_innovation
     total_gain = model.cum_spill + model.cum_innovation
     model.spillover_share = model.cum_spill / total_gain if total_gain > 0 else 0.0
-    learners = census.learners
-    r, r0, cap = o.r[learners], o.r0[learners], np.maximum(o.capital[learners], 0)
-    free = (r < 0.5 * r0) & (o.spill_gain[learners] > 0)
-    model.free_riding_share = _mean(free) if len(learners) else 0.0
-    base = (r0 * cap).sum()
-    model.contribution_gap = float(1 - (r * cap).sum() / base) if base > 0 else 0.0
-    model.mean_contribution = _mean(r) if len(learners) else 0.0
     model.gov_money = model.tick_gov_money
     model.private_rnd = model.tick_private_rnd
-    # Private R&D the learners no longer do (at today's capital, r0 vs r), per unit
-    # of government money this tick: > 0 when public money replaces private effort.
-    shortfall = ((r0 - r) * cap).sum()
-    model.crowding_out = float(shortfall / model.gov_money) if model.gov_money > 0 else 0.0
 
     # Path dependence.
     model.cum_moves_imitation += model.tick_moves_imitation
     model.cum_moves_innovation += model.tick_moves_innovation
     moves = model.cum_moves_imitation + model.cum_moves_innovation
     model.imitation_share = model.cum_moves_imitation / moves if moves else 0.0
-    diversity, lock = 0.0, 0.0
-    # Locked in: on a local optimum below the gate, where local search cannot move.
-    for s, land in enumerate(tech.landscapes):
-        d = o.design[orgs, s]
-        diversity += mean_pairwise_hamming(d, land.n_bits)
-        stuck = land.is_local_optimum(d) & (land.fitness[d] < tech.gates[s])
-        lock += _mean(stuck) if len(d) else 0.0
-    model.diversity = diversity / tech.n_stages
-    model.lock_in = lock / tech.n_stages
 
-    # Networks, users, counts.
-    model.density, model.clustering, model.centralisation = network.statistics(model)
+    # Every array metric (fitness, chain, contributions, diversity, lock-in, users,
+    # counts) in one pass.
+    n_bits = model.__dict__.get("_n_bits")
+    if n_bits is None:
+        n_bits = model._n_bits = np.array([land.n_bits for land in tech.landscapes])
+    out = model.__dict__.get("_metrics_out")
+    if out is None:  # float metrics, then chain_blocked and the count of each type
+        out = model._metrics_out = (
+            np.empty(len(_FLOAT_METRICS) + 3 * model.n_stages),
+            np.empty(1 + len(AGENT_TYPES), dtype=np.int64),
+        )
+    fout, iout = out
     u = model.users
-    model.adoption_share = _mean(u.view("adopted")) if u.n else 0.0
-    counts = np.bincount(types[alive], minlength=len(AGENT_TYPES))
-    for i, t in enumerate(AGENT_TYPES):
-        if t != "government":
-            setattr(model, f"n_{t}", int(counts[i]))
+    _measure_kernel(
+        model.effective_fitness,
+        o.alive,
+        o.type,
+        o.n,
+        census.orgs,
+        census.learners,
+        o.r,
+        o.r0,
+        o.capital,
+        o.spill_gain,
+        o.design,
+        tech.fitness_table(),
+        n_bits,
+        tech.gates,
+        model.stage_progress,
+        model.stage_split,
+        model.stage_need,
+        model.allocation_progress,
+        model.params.usable_fraction,
+        model.gov_money,
+        u.adopted,
+        u.n,
+        model.changed,
+        fout,
+        iout,
+    )
+    values = model.__dict__
+    values.update(zip(_float_names(model.n_stages), fout.tolist(), strict=True))
+    ints = iout.tolist()
+    del ints[1 + GOV]
+    values.update(zip(_INT_METRICS, ints, strict=True))
+    model.chain_blockage += model.chain_blocked
+
+    # Networks, counts.
+    model.density, model.clustering, model.centralisation = network.statistics(model)
     model.n_scientist = model.scientists.n
     model.n_user = u.n
     model.exits = model.tick_exits
     model.entries = model.tick_entries
     model.startups = model.tick_startups
-    reset_tick_counters(model)
+    _reset(model)

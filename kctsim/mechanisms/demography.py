@@ -11,75 +11,232 @@ enter as SMEs at Poisson(entry_rate) per tick (MODEL.md section 4, step 6).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from kctsim.config import AGENT_TYPES
-from kctsim.ledger import NO_ID, TYPE_CODE
+from kctsim.kernels import JIT, put
+from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import market, network, people
+from kctsim.mechanisms.people import _expertise_kernel, pairwise_sum, rng_from_handle, rng_handle
 
 GOV = AGENT_TYPES.index("government")
 INSOLVENCY_TOLERANCE = 1e-9  # below zero by more than rounding error
+_TREASURY = TYPE_CODE["treasury"]
+_BUDGET = KIND_CODE["budget"]
+_SOFT_BUDGET = KIND_CODE["soft_budget"]
+_BAILOUT = KIND_CODE["bailout"]
 
 
-def _government_pays(model, kind: str, rows: np.ndarray, amounts: np.ndarray) -> None:
-    """Government pays from its balance; the treasury covers any shortfall."""
-    o, tick, ledger = model.orgs, model.tick, model.ledger
-    gov = model.government_row
-    total = float(amounts.sum())
-    shortfall = max(0.0, total - o.capital[gov])
-    if shortfall > 0:
-        ledger.record(tick, "budget", TYPE_CODE["treasury"], NO_ID, GOV, o.uid[gov], shortfall)
-        o.capital[gov] += shortfall
-    o.capital[gov] -= total
-    o.capital[rows] += amounts
-    ledger.record(tick, kind, GOV, o.uid[gov], o.type[rows], o.uid[rows], amounts)
+@njit(**JIT)
+def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows, paid, k):
+    """Government pays ``paid[:k]`` to ``rows[:k]`` from its balance; the treasury
+    covers any shortfall. Returns the new ledger length."""
+    amount = paid[:k]
+    whole = pairwise_sum(amount)  # numpy's amounts.sum()
+    shortfall = whole - capital[gov]
+    if shortfall > 0.0:
+        pos = put(
+            ints, amounts, pos, tick, _BUDGET, _TREASURY, NO_ID, GOV, uids[gov], -1, shortfall
+        )
+        capital[gov] += shortfall
+    capital[gov] -= whole
+    for j in range(k):
+        capital[rows[j]] += amount[j]
+    for j in range(k):
+        r = rows[j]
+        pos = put(ints, amounts, pos, tick, kind, GOV, uids[gov], types_[r], uids[r], -1, amount[j])
+    return pos
+
+
+@njit(**JIT)
+def _exit_and_enter_kernel(
+    handle,
+    rows,
+    capital,
+    capital0,
+    soft_budget,
+    types_,
+    uids,
+    gov,
+    soft_floor,
+    rescue_floor,
+    risk_tolerance,
+    entry_rate,
+    ints,
+    amounts,
+    pos,
+    tick,
+    low_rows,
+    failing,
+    paid,
+    exits,
+):
+    """Soft budgets, then rescue or exit, then (when nobody exits) the entry draw.
+
+    Returns (ledger length, exits written to ``exits``, entrants); entrants is -1
+    when someone exits: the exit draws come first, so the entry draw waits."""
+    # Which rows are low and which fail is judged on the capital before any payment.
+    n_low = 0
+    n_fail = 0
+    for r in rows:
+        low = soft_budget[r] and capital[r] < soft_floor * capital0[r]
+        if low:
+            low_rows[n_low] = r
+            n_low += 1
+        elif capital[r] < -INSOLVENCY_TOLERANCE:
+            failing[n_fail] = r
+            n_fail += 1
+    if n_low:
+        for j in range(n_low):
+            r = low_rows[j]
+            paid[j] = soft_floor * capital0[r] - capital[r]
+        pos = _pay_kernel(
+            ints,
+            amounts,
+            pos,
+            tick,
+            _SOFT_BUDGET,
+            gov,
+            capital,
+            types_,
+            uids,
+            low_rows,
+            paid,
+            n_low,
+        )
+    n_exit = 0
+    if n_fail:
+        rng = rng_from_handle(handle)
+        saved = np.empty(n_fail, dtype=np.bool_)
+        for j in range(n_fail):
+            saved[j] = rng.random() < risk_tolerance
+        n_saved = 0
+        for j in range(n_fail):
+            r = failing[j]
+            if saved[j]:
+                low_rows[n_saved] = r  # reused as the list of the rescued
+                paid[n_saved] = rescue_floor * capital0[r] - capital[r]
+                n_saved += 1
+            else:
+                exits[n_exit] = r
+                n_exit += 1
+        if n_saved:
+            pos = _pay_kernel(
+                ints,
+                amounts,
+                pos,
+                tick,
+                _BAILOUT,
+                gov,
+                capital,
+                types_,
+                uids,
+                low_rows,
+                paid,
+                n_saved,
+            )
+    if n_exit:
+        return pos, n_exit, -1
+    rng = rng_from_handle(handle)
+    return pos, 0, rng.poisson(entry_rate)
 
 
 def exit_and_enter(model) -> None:
-    o, lev, p, rng = model.orgs, model.levers, model.params, model.rng
+    o, lev, p, rng, ledger = model.orgs, model.levers, model.params, model.rng, model.ledger
     rows = model.census().orgs
-    capital, capital0 = o.capital[rows], o.capital0[rows]
-
-    low = o.soft_budget[rows] & (capital < p.soft_budget_floor * capital0)
-    if low.any():
-        soft = rows[low]
-        _government_pays(
-            model, "soft_budget", soft, p.soft_budget_floor * o.capital0[soft] - o.capital[soft]
+    scratch = model.__dict__.get("_demography_scratch")
+    if scratch is None or len(scratch[0]) < len(rows):
+        size = 2 * len(rows) + 8
+        scratch = model._demography_scratch = (
+            np.empty(size, dtype=np.int64),
+            np.empty(size, dtype=np.int64),
+            np.empty(size),
+            np.empty(size, dtype=np.int64),
         )
-
-    failing = rows[(capital < -INSOLVENCY_TOLERANCE) & ~low]
-    if len(failing):
-        saved = rng.random(len(failing)) < lev.risk_tolerance
-        rescued = failing[saved]
-        if len(rescued):
-            _government_pays(
-                model, "bailout", rescued, p.rescue_floor * o.capital0[rescued] - o.capital[rescued]
-            )
-        if (~saved).any():
-            remove(model, failing[~saved])
-
-    n_new = int(rng.poisson(lev.entry_rate))
+    ledger.reserve(len(rows) + 2)  # a payment per row and at most two treasury top-ups
+    ledger.n, n_exit, n_new = _exit_and_enter_kernel(
+        rng_handle(model, rng),
+        rows,
+        o.capital,
+        o.capital0,
+        o.soft_budget,
+        o.type,
+        o.uid,
+        model.government_row,
+        p.soft_budget_floor,
+        p.rescue_floor,
+        lev.risk_tolerance,
+        lev.entry_rate,
+        ledger.ints,
+        ledger.amounts,
+        ledger.n,
+        model.tick,
+        *scratch,
+    )
+    if n_exit:
+        remove(model, scratch[3][:n_exit].copy())
+        n_new = int(rng.poisson(lev.entry_rate))
     if n_new:
         new = model.add_organisations("sme", n_new)
         people.seed_capital(model, new)
 
 
+@njit(**JIT)
+def _remove_kernel(rows, tick, alive, died, member, n_orgs):
+    """Mark the rows as exited; return a mask of them over the first ``n_orgs`` rows."""
+    gone = np.zeros(n_orgs, dtype=np.bool_)
+    for r in rows:
+        alive[r] = False
+        died[r] = tick
+        member[r] = False
+        gone[r] = True
+    return gone
+
+
+@njit(**JIT)
+def _rehome_kernel(
+    handle, gone, hosts, employer, n_sci, sc_expertise, expertise, n_orgs, supplier, n_users
+):
+    """The exited rows' scientists move to random hosts; return the users left without
+    a supplier."""
+    if len(hosts):
+        rng = rng_from_handle(handle)
+        for i in range(n_sci):  # = rng.choice(hosts, n) over the homeless, in row order
+            if gone[employer[i]]:
+                employer[i] = hosts[rng.integers(0, len(hosts))]
+    _expertise_kernel(employer, sc_expertise, n_sci, expertise, n_orgs)
+    n = 0
+    for i in range(n_users):
+        n += gone[supplier[i]]
+    users = np.empty(n, dtype=np.int64)
+    n = 0
+    for i in range(n_users):
+        if gone[supplier[i]]:
+            users[n] = i
+            n += 1
+    return users
+
+
 def remove(model, rows: np.ndarray) -> None:
     """Organisations exit: Mesa agents removed, rows kept with alive False."""
     o = model.orgs
-    o.alive[rows] = False
-    o.died[rows] = model.tick
-    o.member[rows] = False
+    gone = _remove_kernel(rows, model.tick, o.alive, o.died, o.member, o.n)
     model.population_changed()
     for row in rows:
         model.org_agents[row].remove()
     network.drop_rows(model, rows)
     model.tick_exits += len(rows)
-    hosts = people.employable_rows(model)
-    sc = model.scientists
-    homeless = np.flatnonzero(np.isin(sc.view("employer"), rows))
-    if len(homeless) and len(hosts):
-        # = rng.choice(hosts, n): the same draws without choice's overhead
-        sc.employer[homeless] = hosts[model.rng.integers(0, len(hosts), len(homeless))]
-    users = np.flatnonzero(np.isin(model.users.view("supplier"), rows))
+    sc, u = model.scientists, model.users
+    users = _rehome_kernel(
+        rng_handle(model, model.rng),
+        gone,
+        people.employable_rows(model),
+        sc.employer,
+        sc.n,
+        sc.expertise,
+        o.expertise,
+        o.n,
+        u.supplier,
+        u.n,
+    )
     market.reassign_suppliers(model, users)
-    people.refresh_expertise(model)
