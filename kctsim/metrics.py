@@ -14,9 +14,8 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import AGENT_TYPES
-from kctsim.kernels import JIT
+from kctsim.kernels import JIT, total
 from kctsim.mechanisms import network
-from kctsim.mechanisms.people import pairwise_sum as total
 
 GOV = AGENT_TYPES.index("government")
 

@@ -14,10 +14,10 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import AGENT_TYPES
-from kctsim.kernels import JIT, put
+from kctsim.kernels import JIT, generator, put, rng_address, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import market, network, people
-from kctsim.mechanisms.people import _expertise_kernel, pairwise_sum, rng_from_handle, rng_handle
+from kctsim.mechanisms.people import _expertise_kernel
 
 GOV = AGENT_TYPES.index("government")
 INSOLVENCY_TOLERANCE = 1e-9  # below zero by more than rounding error
@@ -32,7 +32,7 @@ def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows
     """Government pays ``paid[:k]`` to ``rows[:k]`` from its balance; the treasury
     covers any shortfall. Returns the new ledger length."""
     amount = paid[:k]
-    whole = pairwise_sum(amount)  # numpy's amounts.sum()
+    whole = total(amount)  # numpy's amounts.sum()
     shortfall = whole - capital[gov]
     if shortfall > 0.0:
         pos = put(
@@ -50,7 +50,7 @@ def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows
 
 @njit(**JIT)
 def _exit_and_enter_kernel(
-    handle,
+    rng_at,
     rows,
     capital,
     capital0,
@@ -106,7 +106,7 @@ def _exit_and_enter_kernel(
         )
     n_exit = 0
     if n_fail:
-        rng = rng_from_handle(handle)
+        rng = generator(rng_at)
         saved = np.empty(n_fail, dtype=np.bool_)
         for j in range(n_fail):
             saved[j] = rng.random() < risk_tolerance
@@ -137,7 +137,7 @@ def _exit_and_enter_kernel(
             )
     if n_exit:
         return pos, n_exit, -1
-    rng = rng_from_handle(handle)
+    rng = generator(rng_at)
     return pos, 0, rng.poisson(entry_rate)
 
 
@@ -155,7 +155,7 @@ def exit_and_enter(model) -> None:
         )
     ledger.reserve(len(rows) + 2)  # a payment per row and at most two treasury top-ups
     ledger.n, n_exit, n_new = _exit_and_enter_kernel(
-        rng_handle(model, rng),
+        rng_address(rng),
         rows,
         o.capital,
         o.capital0,
@@ -195,12 +195,12 @@ def _remove_kernel(rows, tick, alive, died, member, n_orgs):
 
 @njit(**JIT)
 def _rehome_kernel(
-    handle, gone, hosts, employer, n_sci, sc_expertise, expertise, n_orgs, supplier, n_users
+    rng_at, gone, hosts, employer, n_sci, sc_expertise, expertise, n_orgs, supplier, n_users
 ):
     """The exited rows' scientists move to random hosts; return the users left without
     a supplier."""
     if len(hosts):
-        rng = rng_from_handle(handle)
+        rng = generator(rng_at)
         for i in range(n_sci):  # = rng.choice(hosts, n) over the homeless, in row order
             if gone[employer[i]]:
                 employer[i] = hosts[rng.integers(0, len(hosts))]
@@ -228,7 +228,7 @@ def remove(model, rows: np.ndarray) -> None:
     model.tick_exits += len(rows)
     sc, u = model.scientists, model.users
     users = _rehome_kernel(
-        rng_handle(model, model.rng),
+        rng_address(model.rng),
         gone,
         people.employable_rows(model),
         sc.employer,
