@@ -250,23 +250,20 @@ class KCTModel(Model):
         o = self.orgs
         tp = self.params.agent_types[type_name]
         rows = o.add(n)
+        new = slice(int(rows[0]), int(rows[-1]) + 1)  # rows are appended: a slice is cheaper
         cls = ORGANISATION_CLASSES[type_name]
-        agents = [cls(self, int(r)) for r in rows]
+        agents = [cls(self, row) for row in range(new.start, new.stop)]
         self.org_agents.extend(agents)
-        o.alive[rows] = True
-        o.type[rows] = AGENT_TYPES.index(type_name)
-        o.uid[rows] = [a.unique_id for a in agents]
+        o.alive[new] = True
+        o.type[new] = AGENT_TYPES.index(type_name)
+        o.uid[new] = [a.unique_id for a in agents]
         if designs is None:
-            designs = np.stack(
-                [
-                    self.tech.start_designs(
-                        n, s, self.params.start_quantile, self.params.start_distance
-                    )
-                    for s in range(self.n_stages)
-                ],
-                axis=1,
-            )
-        o.design[rows] = designs
+            for s in range(self.n_stages):
+                o.design[new, s] = self.tech.start_designs(
+                    n, s, self.params.start_quantile, self.params.start_distance
+                )
+        else:
+            o.design[new] = designs
         # Contributions start spread around the type's mean, so that payoff-driven
         # learning has variation to act on.
         r0 = (
@@ -274,32 +271,32 @@ class KCTModel(Model):
             if tp.learns_contribution
             else tp.contribution
         )
-        for col, value in (
-            ("capital", tp.capital),
-            ("capital0", tp.capital),
-            ("capital_prev", tp.capital),
-            ("r", r0),
-            ("r0", r0),
-            ("exploration", tp.exploration),
-            ("absorption", tp.absorptive_capacity),
-            ("efficiency", tp.rnd_efficiency),
-            ("premium", tp.premium),
-            ("base_revenue", tp.base_revenue),
-            ("operating_cost", tp.operating_cost),
-            ("learns", tp.learns_contribution),
-            ("publishes", tp.publishes),
-            ("sells", tp.sells),
-            ("soft_budget", tp.soft_budget),
-        ):
-            getattr(o, col)[rows] = value
-        pref = np.asarray(tp.stage_preference[: self.n_stages], dtype=float)
-        if self.n_stages == 1 or len(pref) < self.n_stages or pref.sum() <= 0:
-            pref = np.ones(self.n_stages)
-        o.stage_pref[rows] = pref / pref.sum()
-        o.born[rows] = self.steps
-        o.died[rows] = -1
+        o.r[new] = o.r0[new] = r0
+        o.capital[new] = o.capital0[new] = o.capital_prev[new] = tp.capital
+        o.exploration[new] = tp.exploration
+        o.absorption[new] = tp.absorptive_capacity
+        o.efficiency[new] = tp.rnd_efficiency
+        o.premium[new] = tp.premium
+        o.base_revenue[new] = tp.base_revenue
+        o.operating_cost[new] = tp.operating_cost
+        o.learns[new] = tp.learns_contribution
+        o.publishes[new] = tp.publishes
+        o.sells[new] = tp.sells
+        o.soft_budget[new] = tp.soft_budget
+        o.stage_pref[new] = self._stage_preference(type_name)
+        o.born[new] = self.steps
+        o.died[new] = -1
         self.population_changed()
         return rows
+
+    def _stage_preference(self, type_name: str) -> np.ndarray:
+        """A type's R&D split over the stages (equal where none is given), normalised."""
+        pref = np.asarray(
+            self.params.agent_types[type_name].stage_preference[: self.n_stages], dtype=float
+        )
+        if self.n_stages == 1 or len(pref) < self.n_stages or pref.sum() <= 0:
+            pref = np.ones(self.n_stages)
+        return pref / pref.sum()
 
     def population_changed(self) -> None:
         """Organisations entered or exited: row sets and fitness arrays are stale."""

@@ -9,6 +9,9 @@ reconciled with it.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
+from kctsim.kernels import JIT
 
 
 class Table:
@@ -50,22 +53,65 @@ class Census:
     """Row sets of the alive organisations, recomputed only when the population changes."""
 
     def __init__(self, orgs: Table, government_type: int) -> None:
-        alive = orgs.view("alive")
-        types = orgs.view("type")
-        self.alive_rows = np.flatnonzero(alive)
-        self.orgs = np.flatnonzero(alive & (types != government_type))
-        # Each row's position in ``orgs`` (-1 for the others), for per-organisation arrays.
-        self.org_position = np.full(orgs.n, -1, dtype=np.int64)
-        self.org_position[self.orgs] = np.arange(len(self.orgs))
-        self.learners = np.flatnonzero(alive & orgs.view("learns"))
-        # Learners grouped by type, with each one's group start and size: peers are
-        # drawn within the group (see mechanisms.contribution).
-        learner_types = orgs.type[self.learners]
-        order = np.argsort(learner_types, kind="stable")
-        self.learners_by_type = self.learners[order]
-        sorted_types = learner_types[order]
-        self.peer_start = np.searchsorted(sorted_types, sorted_types, side="left")
-        self.peer_count = (
-            np.searchsorted(sorted_types, sorted_types, side="right") - self.peer_start
-        )
-        self.sellers = np.flatnonzero(alive & orgs.view("sells"))
+        (
+            self.alive_rows,
+            self.orgs,
+            self.org_position,
+            self.learners,
+            self.learners_by_type,
+            self.peer_start,
+            self.peer_count,
+            self.sellers,
+        ) = _census(orgs.alive, orgs.type, orgs.learns, orgs.sells, orgs.n, government_type)
+
+
+@njit(**JIT)
+def _census(alive, types, learns, sells, n, government_type):
+    """The row sets in one pass (entries and exits make this run often).
+
+    ``org_position`` is each row's position in ``orgs`` (-1 for the others), for
+    per-organisation arrays. Learners are grouped by type, in row order within a
+    type (a stable sort), with each one's group start and size: peers are drawn
+    within the group (see mechanisms.contribution).
+    """
+    alive_rows = np.flatnonzero(alive[:n])
+    n_orgs = 0
+    n_learners = 0
+    n_sellers = 0
+    n_types = 0
+    for i in alive_rows:
+        n_orgs += types[i] != government_type
+        n_learners += learns[i]
+        n_sellers += sells[i]
+        n_types = max(n_types, types[i] + 1)
+    orgs = np.empty(n_orgs, np.int64)
+    position = np.full(n, -1, np.int64)
+    learners = np.empty(n_learners, np.int64)
+    sellers = np.empty(n_sellers, np.int64)
+    per_type = np.zeros(n_types + 1, np.int64)
+    a = b = c = 0
+    for i in alive_rows:
+        if types[i] != government_type:
+            position[i] = a
+            orgs[a] = i
+            a += 1
+        if learns[i]:
+            learners[b] = i
+            per_type[types[i] + 1] += 1
+            b += 1
+        if sells[i]:
+            sellers[c] = i
+            c += 1
+    start = np.cumsum(per_type)  # start[t]: first position of type t among sorted learners
+    by_type = np.empty(n_learners, np.int64)
+    peer_start = np.empty(n_learners, np.int64)
+    peer_count = np.empty(n_learners, np.int64)
+    filled = start[:-1].copy()
+    for i in learners:
+        t = types[i]
+        k = filled[t]
+        by_type[k] = i
+        peer_start[k] = start[t]
+        peer_count[k] = start[t + 1] - start[t]
+        filled[t] += 1
+    return alive_rows, orgs, position, learners, by_type, peer_start, peer_count, sellers
