@@ -12,6 +12,9 @@ from functools import cache
 from itertools import combinations
 
 import numpy as np
+from numba import njit
+
+from kctsim.kernels import JIT
 
 
 class NKLandscape:
@@ -104,10 +107,8 @@ class NKLandscape:
         """
         key = ("reach", gate, n_flips)
         if key not in self._cache:
-            good = (self.fitness >= gate).astype(float)
             shell = _shell_transform(self.n_bits, n_flips)
-            counts = _walsh_hadamard(_walsh_hadamard(good) * shell) / self.size
-            self._cache[key] = np.rint(counts).astype(np.int64)
+            self._cache[key] = _count_reaching_kernel(self.fitness, gate, shell)
         return self._cache[key]
 
     def climb(self, design: int) -> int:
@@ -139,3 +140,32 @@ def _walsh_hadamard(values: np.ndarray) -> np.ndarray:
         a = np.stack([a[:, 0] + a[:, 1], a[:, 0] - a[:, 1]], axis=1)
         h *= 2
     return a.reshape(-1)
+
+
+@njit(**JIT)
+def _walsh_hadamard_inplace(a: np.ndarray) -> None:
+    """The butterflies of :func:`_walsh_hadamard`, in place (on slices: twice as fast)."""
+    h = 1
+    while h < len(a):
+        for start in range(0, len(a), 2 * h):
+            low, high = a[start : start + h], a[start + h : start + 2 * h]
+            for j in range(h):
+                x, y = low[j], high[j]
+                low[j], high[j] = x + y, x - y
+        h *= 2
+
+
+@njit(**JIT)
+def _count_reaching_kernel(fitness: np.ndarray, gate: float, shell: np.ndarray) -> np.ndarray:
+    """:meth:`NKLandscape.count_reaching` compiled (turbulence makes it recount in
+    mid-run). Every intermediate is an integer below 2^53, so the counts are exact."""
+    a = np.empty(len(fitness))
+    for x in range(len(fitness)):
+        a[x] = 1.0 if fitness[x] >= gate else 0.0
+    _walsh_hadamard_inplace(a)
+    a *= shell
+    _walsh_hadamard_inplace(a)
+    counts = np.empty(len(fitness), dtype=np.int64)
+    for x in range(len(fitness)):
+        counts[x] = np.int64(np.rint(a[x] / len(fitness)))
+    return counts

@@ -1,6 +1,6 @@
 """The breakthrough hazard h(t): the model's own chance of breaking through this tick.
 
-Computed from the tick's :class:`~kctsim.mechanisms.rnd.Plan` -- the same
+Computed from the tick's R&D plan (:mod:`kctsim.mechanisms.rnd`) -- the same
 probabilities the draws then follow -- and the fitness tables (MODEL.md
 section 7). For row i on stage s, the chance its move reaches the gate is
 
@@ -28,10 +28,29 @@ from functools import cache
 from math import comb
 
 import numpy as np
+from numba import njit
 
+from kctsim.kernels import JIT, total
 from kctsim.ledger import TYPE_CODE
 
 GOVERNMENT = TYPE_CODE["government"]
+
+
+@njit(**JIT)
+def fill(rng, out):
+    """Fill ``out`` (1-D) with ``rng``'s next ``len(out)`` ``random()`` draws, in order
+    (numpy's ``rng.random(len(out))``)."""
+    for i in range(len(out)):
+        out[i] = rng.random()
+
+
+@njit(**JIT)
+def bit_mask(draws, start, n_bits, p):
+    """The mask whose bit b is set where draws[start + b] < p (one bit chance each)."""
+    mask = 0
+    for b in range(n_bits):
+        mask |= np.int64(draws[start + b] < p) << b
+    return mask
 
 
 @cache
@@ -46,93 +65,124 @@ def _miss_table(n_max: int = 16) -> np.ndarray:
     return miss
 
 
-def _p_local(allowed: np.ndarray, reaching: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Chance that m random distinct picks among ``allowed`` flips hit a reaching one."""
-    return np.where(allowed > 0, 1.0 - _miss_table()[allowed, reaching, m], 0.0)
+@njit(**JIT)
+def _share_reaching(fit, design, source, masks, gate):
+    """Share of the copy masks with which copying ``source`` into ``design`` reaches the gate."""
+    hits = 0
+    differ = design ^ source
+    for j in range(len(masks)):
+        if fit[design ^ (differ & masks[j])] >= gate:
+            hits += 1
+    return hits / len(masks)
 
 
-def stage_reach_probability(model, plan, s: int) -> np.ndarray:
+@njit(**JIT)
+def _stage_q(
+    q, hazard_rng, s, n, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gate, cap,
+    reach, comb_nl, miss, masks, draws, p_success, p_imitation, candidates, jump, directed,
+    absorption, direction, open_src, open_row, dom, dom_row, imitate, blockade, passive, public,
+    public_row,
+):  # fmt: skip
     """q for every row with a chance of success on stage s (zeros elsewhere)."""
-    sp = plan.stages[s]
-    land = model.tech.landscapes[s]
-    gate = model.tech.gates[s]
-    N = land.n_bits
-    q = np.zeros(len(sp.design))
-    # Rows already at the stage's cap cannot keep any move (it would not count).
-    o = model.orgs
-    alive = o.view("alive")
-    rows = np.flatnonzero(alive & (sp.own < sp.cap))
-    # Who may absorb passively (the government's arm only while it researches).
-    absorbing = (o.type[rows] != GOVERNMENT) | (o.gov_money[rows] > 0)
-    design, own, m = sp.design[rows], sp.own[rows], plan.candidates[rows]
-    reach_next_door = land.reaching_neighbours(design, gate)
-    near = reach_next_door > 0  # local search only reaches the gate from next door
+    N = n_bits
+    copy_public = passive > 0 and public_row >= 0
+    public_fit = fit[public]
+    for i in range(n):
+        q[i] = 0.0
+        d, own = design[i, s], raw_fitness[i, s]
+        # Rows already at the stage's cap cannot keep any move (it would not count).
+        if not alive[i] or not own < cap:
+            continue
+        # Monte Carlo copy masks: each bit set with the row's absorptive capacity.
+        fill(hazard_rng, draws)
+        for j in range(len(masks)):
+            masks[j] = bit_mask(draws, j * N, N, absorption[i])
+        # Local search only reaches the gate from next door: best of m distinct
+        # flips, among all N (blind) or among those towards the direction (held).
+        m = candidates[i]
+        next_door = 0
+        for b in range(N):
+            if fit[d ^ (1 << b)] >= gate:
+                next_door += 1
+        p_local = 0.0
+        if next_door > 0:
+            blind = 1.0 - miss[N, next_door, m]
+            dirn = directed[i]
+            held = 0.0
+            if dirn > 0:
+                towards = d ^ direction[s]
+                allowed = 0
+                hits = 0
+                for b in range(N):
+                    if (towards >> b) & 1:
+                        allowed += 1
+                        if fit[d ^ (1 << b)] >= gate:
+                            hits += 1
+                if allowed > 0:
+                    held = 1.0 - miss[allowed, hits, m]
+            p_local = dirn * held + (1 - dirn) * blind
+        p_jump = reach[d] / comb_nl
 
-    p_local = np.zeros(len(rows))
-    if near.any():
-        blind = _p_local(np.full(len(rows), N), reach_next_door, m)
-        directed = plan.directed[rows]
-        held = np.zeros(len(rows))
-        held_rows = np.flatnonzero(near & (directed > 0))
-        if len(held_rows):
-            d = design[held_rows]
-            towards = ((d ^ model.direction[s])[:, None] & land.flip_masks) != 0
-            hits = (land.fitness[d[:, None] ^ land.flip_masks] >= gate) & towards
-            held[held_rows] = _p_local(towards.sum(axis=1), hits.sum(axis=1), m[held_rows])
-        p_local = np.where(near, directed * held + (1 - directed) * blind, 0.0)
-    L = min(model.params.jump_bits, N)
-    p_jump = land.count_reaching(gate, L)[design] / comb(N, L)
-
-    # Imitation is tried (with probability iota) only when the open source -- the
-    # foreign design where it is better, else the best domestic one -- beats the
-    # row's own design; with the blockade's probability the foreign design is
-    # refused and the best domestic one is copied if better, else nothing.
-    masks = _copy_masks(model, land, plan.absorption[rows])
-    open_src, open_row = sp.source_open[rows], sp.source_open_row[rows]
-    sees_better = (open_row != -1) & (land.fitness[open_src] > own)
-    iota = plan.imitate * sees_better
-    p_imitate = np.zeros(len(rows))
-    branches = [(1.0 - plan.blockade, open_src, open_row)]
-    if plan.blockade > 0:
-        branches.append((plan.blockade, sp.source_refused[rows], sp.source_refused_row[rows]))
-    for weight, src, src_row in branches:
-        better = sees_better & (src_row != -1) & (land.fitness[src] > own)
-        mc = np.flatnonzero(better)
-        if len(mc):
-            d = design[mc]
-            result = d[:, None] ^ ((d ^ src[mc])[:, None] & masks[mc])
-            p_imitate[mc] += weight * (land.fitness[result] >= gate).mean(axis=1)
-    jump = plan.jump[rows]
-    innovate = jump * p_jump + (1 - jump) * p_local
-    p_imitation, p_success = sp.p_imitation[rows], sp.p_success[rows]
-    q[rows] = iota * p_imitation * p_imitate + (1 - iota) * p_success * innovate
-    # Passive absorption of the best public design, by rows whose R&D failed.
-    if plan.passive > 0 and sp.public_row >= 0:
-        p_fail = 1 - iota * p_imitation - (1 - iota) * p_success
-        d = design
-        result = d[:, None] ^ ((d ^ sp.public)[:, None] & masks)
-        better = absorbing & (land.fitness[sp.public] > own)
-        p_copy = np.where(better, (land.fitness[result] >= gate).mean(axis=1), 0.0)
-        q[rows] += p_fail * plan.passive * p_copy
-    return q
-
-
-def _copy_masks(model, land, absorption: np.ndarray) -> np.ndarray:
-    """Monte Carlo copy masks: each bit set with the row's absorptive capacity, (rows, M)."""
-    M = model.params.hazard_samples
-    bits = model.hazard_rng.random((len(absorption), M, land.n_bits)) < absorption[:, None, None]
-    return bits @ land.flip_masks
+        # Imitation is tried (with probability iota) only when the open source --
+        # the foreign design where it is better, else the best domestic one --
+        # beats the row's own design; with the blockade's probability the foreign
+        # design is refused and the best domestic one is copied if better, else nothing.
+        sees_better = open_row[i, s] != -1 and fit[open_src[i, s]] > own
+        iota = imitate * (1.0 if sees_better else 0.0)
+        p_imitate = 0.0
+        if sees_better:
+            p_imitate += (1.0 - blockade) * _share_reaching(fit, d, open_src[i, s], masks, gate)
+            if blockade > 0 and dom_row[i, s] != -1 and fit[dom[i, s]] > own:
+                p_imitate += blockade * _share_reaching(fit, d, dom[i, s], masks, gate)
+        innovate = jump[i] * p_jump + (1 - jump[i]) * p_local
+        pi, ps = p_imitation[i, s], p_success[i, s]
+        qi = iota * pi * p_imitate + (1 - iota) * ps * innovate
+        # Passive absorption of the best public design, by rows whose R&D failed
+        # (the government's arm only while it researches).
+        if copy_public:
+            p_fail = 1 - iota * pi - (1 - iota) * ps
+            p_copy = 0.0
+            if (otype[i] != GOVERNMENT or gov_money[i] > 0) and public_fit > own:
+                p_copy = _share_reaching(fit, d, public, masks, gate)
+            qi += p_fail * passive * p_copy
+        q[i] = qi
 
 
-def breakthrough_hazard(model, plan) -> float:
+@njit(**JIT)
+def _hazard(
+    hazard_rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates, caps,
+    reach, jump_bits, miss, samples, p_success, p_imitation, candidates, jump, directed,
+    absorption, direction, open_src, open_row, dom, dom_row, imitate, blockade, passive,
+    public_design, public_row,
+):  # fmt: skip
     """h(t): the chance every stage is past its gate at the end of this tick."""
-    alive = model.census().alive_rows
     h = 1.0
-    for s in range(model.n_stages):
-        if (model.raw_fitness[alive, s] >= model.tech.gates[s]).any():
-            continue  # this stage is already passed
-        q = stage_reach_probability(model, plan, s)
-        h *= -np.expm1(np.log1p(-q).sum())
+    q = np.empty(n)
+    log_miss = np.empty(n)
+    masks = np.empty(samples, np.int64)
+    draws = np.empty(samples * 16)  # N <= 16 bits
+    for s in range(S):
+        passed = False
+        for i in range(n):
+            if alive[i] and raw_fitness[i, s] >= gates[s]:
+                passed = True
+                break
+        if passed:
+            continue
+        N = n_bits[s]
+        L = min(jump_bits, N)
+        comb_nl = 1.0  # C(N, L), exact in floats for N <= 16
+        for j in range(L):
+            comb_nl = comb_nl * (N - j) / (j + 1)
+        _stage_q(
+            q, hazard_rng, s, n, alive, otype, gov_money, design, raw_fitness, fit[s], N,
+            gates[s], caps[s], reach[s], comb_nl, miss, masks, draws[: samples * N], p_success,
+            p_imitation, candidates, jump, directed, absorption, direction, open_src, open_row,
+            dom, dom_row, imitate, blockade, passive, public_design[s], public_row[s],
+        )  # fmt: skip
+        for i in range(n):
+            log_miss[i] = np.log1p(-q[i])
+        h *= -np.expm1(total(log_miss))
         if h == 0.0:
             break
-    return float(h)
+    return h

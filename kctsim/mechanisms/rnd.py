@@ -17,287 +17,457 @@ local search over m one-bit neighbours (more with participating users'
 feedback; restricted to the government's direction where it dictates one).
 A move is kept only if it is better (MODEL.md section 4).
 
-Every probability of the tick is fixed in a :class:`Plan` before any draw, so
+Every probability of the tick is fixed in a plan before any draw, so
 the breakthrough hazard (:mod:`kctsim.mechanisms.hazard`) is computed from
 exactly the rules the draws then follow.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
+from numba import njit
 
-from kctsim.ledger import NO_ID, TYPE_CODE
+from kctsim.kernels import JIT, generator, put, rng_address, total
+from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import hazard, spillover
+from kctsim.mechanisms.hazard import bit_mask, fill
 
 FOREIGN = -2  # source row of the foreign frontier design
 RND = TYPE_CODE["rnd"]
 GOVERNMENT = TYPE_CODE["government"]
-IMITATION, LOCAL, JUMP = 0, 1, 2
-
-
-@dataclass
-class StagePlan:
-    """Probabilities and sources of one stage for every row."""
-
-    p_success: np.ndarray  # (n,) chance an original attempt (search or jump) succeeds
-    p_imitation: np.ndarray  # (n,) chance an imitation attempt succeeds (imitating is cheaper)
-    design: np.ndarray  # (n,) current designs
-    own: np.ndarray  # (n,) raw fitness now
-    cap: float  # what this stage's work can count for: the progress of the stage before
-    source_open: np.ndarray  # (n,) design to copy if the foreign one is not refused
-    source_open_row: np.ndarray  # (n,) its row (FOREIGN, or -1 for none)
-    source_refused: np.ndarray  # (n,) design to copy if it is refused
-    source_refused_row: np.ndarray
-    public: int  # the best design in the public pool (absorbed passively)
-    public_row: int  # its source row, -1 if the pool is empty
-
-
-@dataclass
-class Plan:
-    """Everything random in this tick's R&D, as probabilities."""
-
-    imitate: float  # chance an attempt is an imitation, when a better design is in sight
-    passive: float  # chance a row without an R&D success absorbs the best public design
-    blockade: float  # chance the foreign design is refused (0 where there is none)
-    jump: np.ndarray  # (n,) chance an innovation is a long jump
-    candidates: np.ndarray  # (n,) m: neighbours evaluated in local search
-    directed: np.ndarray  # (n,) chance local search is held to the direction
-    absorption: np.ndarray  # (n,) chance each differing bit is copied
-    stages: list[StagePlan] = field(default_factory=list)
-
-
-def spend(model) -> np.ndarray:
-    """Pay for this tick's R&D; return the spending per row and stage (n, S)."""
-    o, tick = model.orgs, model.tick
-    rows = model.census().orgs  # alive, not the government
-    capital = o.view("capital")
-    # Own funds exclude this tick's earmarked government money, spent on top.
-    own_funds = np.maximum(capital[rows] - o.grant[rows].sum(axis=1), 0.0)
-    own = np.zeros(o.n)
-    own[rows] = o.r[rows] * own_funds
-    o.view("own_rnd")[:] = own
-    spending = own[:, None] * o.view("stage_pref") + o.view("grant")
-    capital -= spending.sum(axis=1)
-    payers, stages = np.nonzero(spending > 0)
-    model.ledger.record(
-        tick,
-        "rnd_spend",
-        o.type[payers],
-        o.uid[payers],
-        RND,
-        NO_ID,
-        spending[payers, stages],
-        stages,
-    )
-    model.tick_private_rnd = float(own.sum())
-    return spending
-
-
-def _unit_clip(x: np.ndarray) -> np.ndarray:
-    """Clip to [0, 1] in place (np.clip's wrapper costs more than the work here)."""
-    return np.minimum(np.maximum(x, 0.0, out=x), 1.0, out=x)
-
-
-def make_plan(model, spending: np.ndarray) -> Plan:
-    o, lev, p, tech = model.orgs, model.levers, model.params, model.tech
-    expertise = o.view("expertise")
-    efficiency = o.view("efficiency") * (1 + p.expertise_capability * expertise)
-    cost = p.cost_scale * tech.cost_multiplier
-    effort = efficiency[:, None] * spending
-    effort[~o.view("alive")] = 0.0
-    p_success = -np.expm1(-effort / cost)
-    p_imitation = -np.expm1(-effort / (cost * p.imitation_cost))
-    candidates = np.minimum(
-        p.max_candidates,
-        p.search_candidates + np.floor(p.feedback_candidates * o.view("n_feedback")),
-    ).astype(np.int64)
-    plan = Plan(
-        imitate=lev.imitation_bias,
-        passive=p.passive_absorption,
-        blockade=tech.blockade if (tech.frontier >= 0).any() else 0.0,
-        jump=_unit_clip(o.view("exploration") * 2.0 * lev.risk_tolerance),
-        candidates=candidates,
-        directed=lev.direction_setting * (o.view("gov_money") > 0),
-        absorption=_unit_clip(o.view("absorption") + p.expertise_absorption * expertise),
-    )
-    visible, visible_row = spillover.visible_for(model, o.n)
-    caps = tech.caps(model.stage_progress)
-    for s, land in enumerate(tech.landscapes):
-        design = o.design[: o.n, s].copy()
-        dom, dom_row = visible[:, s], visible_row[:, s]
-        if tech.frontier[s] >= 0:
-            dom_fit = np.where(dom_row >= 0, land.fitness[dom], -np.inf)
-            foreign_better = land.fitness[tech.frontier[s]] > dom_fit
-            open_design = np.where(foreign_better, tech.frontier[s], dom)
-            open_row = np.where(foreign_better, FOREIGN, dom_row)
-        else:
-            open_design, open_row = dom, dom_row
-        plan.stages.append(
-            StagePlan(
-                p_success=p_success[:, s],
-                p_imitation=p_imitation[:, s],
-                design=design,
-                own=model.raw_fitness[:, s],
-                cap=caps[s],
-                source_open=open_design,
-                source_open_row=open_row,
-                source_refused=dom,
-                source_refused_row=dom_row,
-                public=int(model.public_design[s]),
-                public_row=int(model.public_row[s]),
-            )
-        )
-    return plan
+RND_SPEND = KIND_CODE["rnd_spend"]
 
 
 def research(model) -> None:
     """Spend, plan, compute the hazard, then draw and move."""
-    spending = spend(model)
-    plan = make_plan(model, spending)
-    if model.breakthrough_tick < 0:
-        model.hazard = hazard.breakthrough_hazard(model, plan)
-    else:
-        model.hazard = 0.0
-    execute(model, plan)
+    o, tech = model.orgs, model.tech
+    n, S = o.n, model.n_stages
+    tables = _tables(model)
+    do_hazard = model.breakthrough_tick < 0
+    if do_hazard:
+        tables.refresh_reach(tech)
+    visible, visible_row = spillover.visible_for(model, n)
+    ledger = model.ledger
+    ledger.reserve(n * S)
+    if len(tables.discoveries) < n * S:
+        tables.discoveries = np.empty(2 * n * S, dtype=np.int64)
+    (
+        ledger.n,
+        model.tick_private_rnd,
+        model.hazard,
+        model.tick_spill,
+        model.tick_innovation,
+        n_imitation,
+        n_innovation,
+        n_discoveries,
+    ) = _research_kernel(
+        rng_address(model.rng),
+        rng_address(model.hazard_rng),
+        do_hazard,
+        n,
+        S,
+        model.tick,
+        o.alive,
+        o.type,
+        o.uid,
+        o.capital,
+        o.grant,
+        o.r,
+        o.stage_pref,
+        o.own_rnd,
+        o.efficiency,
+        o.expertise,
+        o.n_feedback,
+        o.exploration,
+        o.absorption,
+        o.gov_money,
+        o.design,
+        o.succeeded,
+        o.spill_gain,
+        o.own_gain,
+        model.raw_fitness,
+        model.stage_progress,
+        visible,
+        visible_row,
+        model.public_design,
+        model.public_row,
+        model.direction,
+        tech.fitness_table(),
+        tables.n_bits,
+        tech.frontier,
+        tech.gates,
+        tables.reach,
+        tables.miss,
+        tables.params,
+        model.spill_matrix,
+        model.changed,
+        tables.discoveries,
+        ledger.ints,
+        ledger.amounts,
+        ledger.n,
+        model.tick_spill,
+        model.tick_innovation,
+    )
+    model.tick_moves_imitation += n_imitation
+    model.tick_moves_innovation += n_innovation
+    if n_discoveries:
+        model.discoveries.extend(tables.discoveries[:n_discoveries].tolist())
     model.refresh_fitness()
     if model.breakthrough_tick < 0 and model.all_stages_passed():
         model.breakthrough_tick = model.tick
 
 
-def local_search(land, design, candidates, allowed, keys) -> np.ndarray:
-    """Best of ``candidates`` random allowed one-bit flips (the design itself if none).
-
-    ``keys`` are uniform draws that order the flips at random; ``allowed`` is
-    None when every flip is allowed (no row is held to a direction).
-    """
-    N = land.n_bits
-    first_m = np.arange(N) < candidates[:, None]
-    rows = np.arange(len(design))
-    if allowed is None:
-        order = np.argsort(keys, axis=1)
-        ok = first_m
-    else:
-        order = np.argsort(np.where(allowed, keys, 2.0), axis=1)
-        ok = allowed[rows[:, None], order] & first_m
-    flips = design[:, None] ^ land.flip_masks[order]
-    fit = np.where(ok, land.fitness[flips], -1.0)
-    pick = np.argmax(fit, axis=1)
-    return np.where(ok[rows, pick], flips[rows, pick], design)
+# The kernel's constants, in this order in ``_Tables.params``.
+(
+    EXPERTISE_CAPABILITY,
+    COST,
+    IMITATION_COST,
+    MAX_CANDIDATES,
+    SEARCH_CANDIDATES,
+    FEEDBACK_CANDIDATES,
+    RISK_TOLERANCE,
+    DIRECTION_SETTING,
+    EXPERTISE_ABSORPTION,
+    IMITATION_BIAS,
+    PASSIVE_ABSORPTION,
+    BLOCKADE,
+    JUMP_BITS,
+    HAZARD_SAMPLES,
+) = range(14)
 
 
-def execute(model, plan: Plan) -> None:
+class _Tables:
+    """Per-model inputs of the kernel that change rarely: its constants (levers and
+    parameters), the jump-reach counts of the hazard (recounted after turbulence),
+    the miss table and the discoveries buffer."""
+
+    def __init__(self, model) -> None:
+        tech, lev, v = model.tech, model.levers, model.params.values
+        lands = tech.landscapes
+        self.levers, self.parameters = lev, model.params  # what the constants come from
+        self.params = np.array(
+            [
+                v["expertise_capability"],
+                v["cost_scale"] * tech.cost_multiplier,
+                v["imitation_cost"],
+                v["max_candidates"],
+                v["search_candidates"],
+                v["feedback_candidates"],
+                lev.risk_tolerance,
+                lev.direction_setting,
+                v["expertise_absorption"],
+                lev.imitation_bias,
+                v["passive_absorption"],
+                # The blockade only bites where there is a foreign design to refuse.
+                tech.blockade if (tech.frontier >= 0).any() else 0.0,
+                v["jump_bits"],
+                v["hazard_samples"],
+            ],
+            dtype=float,
+        )
+        self.jump_bits = int(v["jump_bits"])
+        self.n_bits = np.array([land.n_bits for land in lands], dtype=np.int64)
+        self.reach = np.zeros((len(lands), 1 << int(self.n_bits.max())), dtype=np.int64)
+        self.reach_key: tuple = ()
+        self.miss = hazard._miss_table()
+        self.discoveries = np.empty(0, dtype=np.int64)
+
+    def refresh_reach(self, tech) -> None:
+        """For every stage and design, how many ``jump_bits``-bit jumps reach the gate."""
+        key = tuple(land.version for land in tech.landscapes)
+        if key != self.reach_key:
+            for s, land in enumerate(tech.landscapes):
+                L = min(self.jump_bits, land.n_bits)
+                self.reach[s, : land.size] = land.count_reaching(tech.gates[s], L)
+            self.reach_key = key
+
+
+def _tables(model) -> _Tables:
+    tables = model.__dict__.get("_rnd_tables")
+    if tables is None or tables.levers is not model.levers or tables.parameters is not model.params:
+        tables = model._rnd_tables = _Tables(model)
+    return tables
+
+
+@njit(**JIT)
+def _spend(
+    n, S, tick, alive, otype, uid, capital, grant, r, stage_pref, own_rnd, spending, ints,
+    amounts, pos,
+):  # fmt: skip
+    """Pay for this tick's R&D into ``spending`` (n, S); return the ledger length and own R&D."""
+    for i in range(n):
+        own = 0.0
+        if alive[i] and otype[i] != GOVERNMENT:
+            # Own funds exclude this tick's earmarked government money, spent on top.
+            granted = grant[i, 0]
+            for s in range(1, S):
+                granted += grant[i, s]
+            own = r[i] * max(capital[i] - granted, 0.0)
+        own_rnd[i] = own
+        for s in range(S):
+            spending[i, s] = own * stage_pref[i, s] + grant[i, s]
+        spent = spending[i, 0]
+        for s in range(1, S):
+            spent += spending[i, s]
+        capital[i] -= spent
+        for s in range(S):
+            if spending[i, s] > 0:
+                pos = put(
+                    ints, amounts, pos, tick, RND_SPEND, otype[i], uid[i], RND, NO_ID, s,
+                    spending[i, s],
+                )  # fmt: skip
+    return pos, total(own_rnd[:n])
+
+
+@njit(**JIT)
+def _plan(
+    n, S, alive, spending, efficiency, expertise, n_feedback, exploration, absorption,
+    gov_money, visible, visible_row, fit, frontier, params, p_success, p_imitation, candidates,
+    jump, directed, absorb, open_src, open_row,
+):  # fmt: skip
+    """Every probability of the tick's draws, and each row's source to imitate per stage."""
+    cost, imitation_cost = params[COST], params[IMITATION_COST]
+    expertise_capability = params[EXPERTISE_CAPABILITY]
+    expertise_absorption = params[EXPERTISE_ABSORPTION]
+    risk_tolerance, direction_setting = params[RISK_TOLERANCE], params[DIRECTION_SETTING]
+    max_candidates, search_candidates = params[MAX_CANDIDATES], params[SEARCH_CANDIDATES]
+    feedback_candidates = params[FEEDBACK_CANDIDATES]
+    for i in range(n):
+        capability = efficiency[i] * (1 + expertise_capability * expertise[i])
+        for s in range(S):
+            effort = capability * spending[i, s] if alive[i] else 0.0
+            p_success[i, s] = -np.expm1(-effort / cost)
+            # Imitating is cheaper: the same effort buys a higher chance.
+            p_imitation[i, s] = -np.expm1(-effort / (cost * imitation_cost))
+        m = search_candidates + np.floor(feedback_candidates * n_feedback[i])
+        candidates[i] = int(min(max_candidates, m))
+        jump[i] = min(max(exploration[i] * 2.0 * risk_tolerance, 0.0), 1.0)
+        directed[i] = direction_setting * (1.0 if gov_money[i] > 0 else 0.0)
+        absorb[i] = min(max(absorption[i] + expertise_absorption * expertise[i], 0.0), 1.0)
+        # The open source: the foreign design where it beats the best domestic one in sight.
+        for s in range(S):
+            open_src[i, s], open_row[i, s] = visible[i, s], visible_row[i, s]
+            if frontier[s] >= 0:
+                dom_fit = fit[s, visible[i, s]] if visible_row[i, s] >= 0 else -np.inf
+                if fit[s, frontier[s]] > dom_fit:
+                    open_src[i, s], open_row[i, s] = frontier[s], FOREIGN
+
+
+@njit(**JIT)
+def _smallest_keys(keys, n_bits, count, allowed, picks):
+    """Put the bits with the ``count`` smallest ``keys`` among the ``allowed`` bits (a
+    bit mask) into ``picks`` in key order; return how many (fewer if fewer are allowed)."""
+    taken = 0
+    for k in range(min(count, n_bits)):
+        pick, low = -1, 2.0
+        for b in range(n_bits):
+            if (taken >> b) & 1 or not (allowed >> b) & 1:
+                continue
+            if keys[b] < low:
+                pick, low = b, keys[b]
+        if pick < 0:
+            return k
+        taken |= 1 << pick
+        picks[k] = pick
+    return min(count, n_bits)
+
+
+@njit(**JIT)
+def _execute(
+    rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
+    p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, dom,
+    dom_row, imitate, passive, blockade, jump_bits, public_design, public_row, succeeded,
+    spill_gain, own_gain, spill_matrix, changed, discoveries, tick_spill, tick_innovation,
+):  # fmt: skip
     """Draw successes and moves from the plan; keep improvements; book gains."""
-    o, rng, tech = model.orgs, model.rng, model.tech
-    n = o.n
-    succeeded = np.zeros(n, dtype=bool)
-    # The government's research arm only takes knowledge in while it researches.
-    absorbing = o.view("alive") & ((o.view("type") != GOVERNMENT) | (o.view("gov_money") > 0))
-
-    for s, (sp, land) in enumerate(zip(plan.stages, tech.landscapes, strict=True)):
-        N = land.n_bits
+    foreign = spill_matrix.shape[0] - 1  # the spill matrix's row of the foreign source
+    first = np.empty(3 * n)  # per stage: mode, success, passive absorption (n each)
+    moves = np.empty(3 * n * 17)  # per stage: 3 per success, then 3 x N bits per success
+    tries = np.empty(n, dtype=np.bool_)
+    spill_gains, own_gains = np.empty(n), np.empty(n)
+    rows = np.empty(n, dtype=np.int64)
+    picks = np.empty(64, dtype=np.int64)
+    succeeded[:n] = False
+    n_imitation = n_innovation = n_discoveries = 0
+    for s in range(S):
+        N, cap, f = n_bits[s], caps[s], fit[s]
+        all_bits = (1 << N) - 1
+        best_before = -np.inf
+        for i in range(n):
+            if alive[i] and raw_fitness[i, s] > best_before:
+                best_before = raw_fitness[i, s]
         # First the mode -- imitate (only when something better is in sight) or
-        # originate -- then whether the attempt succeeds.
-        sees_better = (sp.source_open_row != -1) & (land.fitness[sp.source_open] > sp.own)
-        tries_imitation = sees_better & (rng.random(n) < plan.imitate)
-        p = np.where(tries_imitation, sp.p_imitation, sp.p_success)
-        success = rng.random(n) < p
-        absorb(model, plan, sp, land, s, ~success & (rng.random(n) < plan.passive) & absorbing)
-        rows = np.flatnonzero(success)
-        k = len(rows)
+        # originate -- then whether the attempt succeeds, then passive absorption:
+        # n draws each, in that order.
+        fill(rng, first)
+        mode, success, passive_draw = first[:n], first[n : 2 * n], first[2 * n :]
+        k = 0
+        for i in range(n):
+            sees_better = open_row[i, s] != -1 and f[open_src[i, s]] > raw_fitness[i, s]
+            tries[i] = sees_better and mode[i] < imitate
+            if success[i] < (p_imitation[i, s] if tries[i] else p_success[i, s]):
+                rows[k] = i
+                k += 1
+                passive_draw[i] = 2.0  # a row with an R&D success does not absorb
+
+        # Passive spillover: without R&D, copy bits of the best public design.
+        # Knowledge that has leaked or been published reaches organisations
+        # through products, people and papers without research of their own
+        # (Jaffe 1986); what they take in is limited by their absorptive capacity.
+        # The government's research arm only takes knowledge in while it researches.
+        if public_row[s] >= 0:
+            public = public_design[s]
+            kept = 0
+            for i in range(n):
+                own = raw_fitness[i, s]
+                if not (
+                    passive_draw[i] < passive
+                    and alive[i]
+                    and (otype[i] != GOVERNMENT or gov_money[i] > 0)
+                    and own < f[public]
+                ):
+                    continue
+                fill(rng, moves[:N])
+                d = design[i, s]
+                new = d ^ ((d ^ public) & bit_mask(moves, 0, N, absorb[i]))
+                gain = min(f[new], cap) - min(own, cap)
+                if gain > 0:
+                    design[i, s] = new
+                    changed[i] = True
+                    spill_gain[i] += gain
+                    source = foreign if public_row[s] == FOREIGN else otype[public_row[s]]
+                    spill_matrix[source, otype[i]] += gain
+                    spill_gains[kept] = gain
+                    kept += 1
+            if kept:
+                tick_spill += total(spill_gains[:kept])
+                n_imitation += kept
         if k == 0:
             continue
-        succeeded[rows] = True
-        design, own = sp.design[rows], sp.own[rows]
-        u = rng.random((3, k))
-        imitate, refused = tries_imitation[rows], u[0] < plan.blockade
-        jump, directed = u[1] < plan.jump[rows], u[2] < plan.directed[rows]
-        bits = rng.random((3, k, N))
 
-        # Imitation: copy each differing bit of the source with the absorptive capacity.
-        src = np.where(refused, sp.source_refused[rows], sp.source_open[rows])
-        src_row = np.where(refused, sp.source_refused_row[rows], sp.source_open_row[rows])
-        has_source = (src_row != -1) & (land.fitness[src] > own)
-        copy_mask = (bits[0] < plan.absorption[rows, None]) @ land.flip_masks
-        copied = design ^ ((design ^ src) & copy_mask)
+        # k draws each: refused by the blockade, long jump, held to the direction;
+        # then k x N each: copy mask, local-search order, jump order.
+        fill(rng, moves[: 3 * k * (1 + N)])
+        refused, jumps, held = moves[:k], moves[k : 2 * k], moves[2 * k : 3 * k]
+        copy_bits = 3 * k
+        search_keys = copy_bits + k * N
+        jump_keys = search_keys + k * N
+        n_spill = n_own = 0
+        for r in range(k):
+            i = rows[r]
+            succeeded[i] = True
+            d, own = design[i, s], raw_fitness[i, s]
+            source_row = -1
+            if tries[i]:
+                # Imitation: copy each differing bit of the source with the absorptive
+                # capacity; a copy refused by the blockade with nothing better at home
+                # is wasted.
+                src, source_row = open_src[i, s], open_row[i, s]
+                if refused[r] < blockade:
+                    src, source_row = dom[i, s], dom_row[i, s]
+                new = d
+                if source_row != -1 and f[src] > own:
+                    mask = bit_mask(moves, copy_bits + r * N, N, absorb[i])
+                    new = d ^ ((d ^ src) & mask)
+            elif jumps[r] < jump[i]:
+                # Long jump: flip the `jump_bits` bits with the smallest keys at once.
+                keys = moves[jump_keys + r * N : jump_keys + (r + 1) * N]
+                new = d
+                for j in range(_smallest_keys(keys, N, jump_bits, all_bits, picks)):
+                    new ^= 1 << picks[j]
+            else:
+                # Local search: best of m random flips (the first in key order among
+                # equals), only towards the direction if held to it.
+                allowed = all_bits
+                if held[r] < directed[i]:
+                    allowed = d ^ direction[s]
+                keys = moves[search_keys + r * N : search_keys + (r + 1) * N]
+                new, best = d, -1.0
+                for j in range(_smallest_keys(keys, N, candidates[i], allowed, picks)):
+                    flip = d ^ (1 << picks[j])
+                    if f[flip] > best:
+                        new, best = flip, f[flip]
+            # A move is kept if it is better as far as it counts: up to the stage's cap.
+            gain = min(f[new], cap) - min(own, cap)
+            if not gain > 0:
+                continue
+            design[i, s] = new
+            changed[i] = True
+            if tries[i]:
+                spill_gain[i] += gain
+                source = foreign if source_row == FOREIGN else otype[source_row]
+                spill_matrix[source, otype[i]] += gain
+                spill_gains[n_spill] = gain
+                n_spill += 1
+            else:
+                own_gain[i] += gain
+                own_gains[n_own] = gain
+                n_own += 1
+                if f[new] > best_before:  # a new best design of the system
+                    discoveries[n_discoveries] = i
+                    n_discoveries += 1
+        if n_spill + n_own:
+            tick_spill += total(spill_gains[:n_spill])
+            tick_innovation += total(own_gains[:n_own])
+            n_imitation += n_spill
+            n_innovation += n_own
+    return tick_spill, tick_innovation, n_imitation, n_innovation, n_discoveries
 
-        # Local search: best of m random flips, only towards the direction if held to it.
-        allowed = None
-        if directed.any():
-            towards = ((design ^ model.direction[s])[:, None] & land.flip_masks) != 0
-            allowed = np.where(directed[:, None], towards, True)
-        local = local_search(land, design, plan.candidates[rows], allowed, bits[1])
 
-        # Long jump: flip `jump_bits` random bits at once.
-        L = min(model.params.jump_bits, N)
-        flips = np.argsort(bits[2], axis=1)[:, :L]
-        jumped = design ^ land.flip_masks[flips].sum(axis=1)
-        new_innovation = np.where(jump, jumped, local)
+@njit(**JIT)
+def _research_kernel(
+    rng_at, hazard_rng_at, do_hazard, n, S, tick, alive, otype, uid, capital, grant,
+    r, stage_pref, own_rnd, efficiency, expertise, n_feedback, exploration, absorption,
+    gov_money, design, succeeded, spill_gain, own_gain, raw_fitness, stage_progress, visible,
+    visible_row, public_design, public_row, direction, fit, n_bits, frontier, gates, reach,
+    miss, params, spill_matrix, changed, discoveries, ints, amounts, pos, tick_spill,
+    tick_innovation,
+):  # fmt: skip
+    """Spend, plan, compute the hazard, then draw and move (one tick of step 3b)."""
+    rng, hazard_rng = generator(rng_at), generator(hazard_rng_at)  # the run's two streams
+    if raw_fitness.shape[0] != n or len(changed) < n:
+        raise ValueError("fitness and change flags must cover every organisation row")
+    spending = np.empty((n, S))
+    pos, private = _spend(
+        n, S, tick, alive, otype, uid, capital, grant, r, stage_pref, own_rnd, spending, ints,
+        amounts, pos,
+    )  # fmt: skip
 
-        # An imitation refused by the blockade with nothing better at home is wasted.
-        kind = np.where(imitate, IMITATION, np.where(jump, JUMP, LOCAL))
-        new = np.where(kind == IMITATION, np.where(has_source, copied, design), new_innovation)
-        # A move is kept if it is better as far as it counts: up to the stage's cap.
-        gain = np.minimum(land.fitness[new], sp.cap) - np.minimum(own, sp.cap)
-        kept = gain > 0
-        _book(model, s, rows[kept], kind[kept], gain[kept], src_row[kept], new[kept])
-    o.view("succeeded")[:] = succeeded
-
-
-def absorb(model, plan: Plan, sp: StagePlan, land, s: int, tries: np.ndarray) -> None:
-    """Passive spillover: without R&D, copy bits of the best public design.
-
-    ``tries`` marks the rows that try to absorb (alive, and for the government
-    only while it researches).
-
-    Knowledge that has leaked or been published reaches organisations through
-    products, people and papers without research of their own (Jaffe 1986);
-    what they take in is limited by their absorptive capacity. This is what
-    lets a firm that contributes nothing keep up where results leak.
-    """
-    if sp.public_row < 0:
-        return
-    target = land.fitness[sp.public]
-    rows = np.flatnonzero(tries & (sp.own < target))
-    if len(rows) == 0:
-        return
-    design, own = sp.design[rows], sp.own[rows]
-    bits = model.rng.random((len(rows), land.n_bits)) < plan.absorption[rows, None]
-    new = design ^ ((design ^ sp.public) & (bits @ land.flip_masks))
-    gain = np.minimum(land.fitness[new], sp.cap) - np.minimum(own, sp.cap)
-    kept = gain > 0
-    n_kept = int(kept.sum())
-    _book(
-        model,
-        s,
-        rows[kept],
-        np.full(n_kept, IMITATION),
-        gain[kept],
-        np.full(n_kept, sp.public_row),
-        new[kept],
+    p_success, p_imitation = np.empty((n, S)), np.empty((n, S))
+    candidates = np.empty(n, dtype=np.int64)
+    jump, directed, absorb = np.empty(n), np.empty(n), np.empty(n)
+    open_src = np.empty((n, S), dtype=np.int64)
+    open_row = np.empty((n, S), dtype=np.int64)
+    _plan(
+        n, S, alive, spending, efficiency, expertise, n_feedback, exploration, absorption,
+        gov_money, visible, visible_row, fit, frontier, params, p_success, p_imitation,
+        candidates, jump, directed, absorb, open_src, open_row,
+    )  # fmt: skip
+    imitate, passive, blockade = (
+        params[IMITATION_BIAS],
+        params[PASSIVE_ABSORPTION],
+        params[BLOCKADE],
     )
+    jump_bits, samples = int(params[JUMP_BITS]), int(params[HAZARD_SAMPLES])
+    # A stage's work counts up to the progress of the stage before it.
+    caps = np.empty(S)
+    caps[0] = np.inf
+    for s in range(1, S):
+        caps[s] = stage_progress[s - 1] * gates[s]
 
-
-def _book(model, s, rows, kind, gain, src_row, new) -> None:
-    """Apply kept moves and record who gained how much from whose work."""
-    if len(rows) == 0:
-        return
-    o = model.orgs
-    best_before = model.raw_fitness[model.census().alive_rows, s].max()
-    o.design[rows, s] = new
-    imit = kind == IMITATION
-    o.spill_gain[rows[imit]] += gain[imit]
-    o.own_gain[rows[~imit]] += gain[~imit]
-    sources = src_row[imit]
-    source_types = np.where(sources == FOREIGN, model.spill_matrix.shape[0] - 1, o.type[sources])
-    np.add.at(model.spill_matrix, (source_types, o.type[rows[imit]]), gain[imit])
-    model.tick_spill += float(gain[imit].sum())
-    model.tick_innovation += float(gain[~imit].sum())
-    n_imit = int(imit.sum())
-    model.tick_moves_imitation += n_imit
-    model.tick_moves_innovation += len(rows) - n_imit
-    model.changed[rows] = True
-    innovators = rows[~imit]
-    record = innovators[model.tech.landscapes[s].fitness[new[~imit]] > best_before]
-    model.discoveries.extend(record.tolist())
+    h = 0.0
+    if do_hazard:
+        h = hazard._hazard(
+            hazard_rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates,
+            caps, reach, jump_bits, miss, samples, p_success, p_imitation, candidates, jump,
+            directed, absorb, direction, open_src, open_row, visible, visible_row, imitate,
+            blockade, passive, public_design, public_row,
+        )  # fmt: skip
+    tick_spill, tick_innovation, n_imitation, n_innovation, n_discoveries = _execute(
+        rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
+        p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, visible,
+        visible_row, imitate, passive, blockade, jump_bits, public_design, public_row,
+        succeeded, spill_gain, own_gain, spill_matrix, changed, discoveries, tick_spill,
+        tick_innovation,
+    )  # fmt: skip
+    return (pos, private, h, tick_spill, tick_innovation, n_imitation, n_innovation, n_discoveries)
