@@ -16,14 +16,63 @@ continues numpy's stream exactly (``rng.random(n)`` is n such draws).
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
+from pathlib import Path
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.core.caching import CacheImpl, InTreeCacheLocator, UserProvidedCacheLocator
 from numba.extending import intrinsic
 
 JIT = {"cache": True, "nogil": True}
 """Options of every kctsim kernel: compiled once per machine and cached on disk."""
+
+# --------------------------------------------------------------- numba's disk cache
+# numba stamps a cached kernel with its own source file only, but a kctsim kernel
+# compiles in helpers from other modules (this one, hazard's, ...): after a change
+# to a helper alone, the cache would go on serving the old code. kctsim's kernels
+# are therefore stamped with a digest of every kctsim module that defines one.
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+@cache
+def kernel_sources_digest() -> str:
+    """SHA-256 of the source of every kctsim module that defines a kernel."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        text = path.read_bytes()
+        if b"@njit" in text or b"@intrinsic" in text:
+            digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0" + text)
+    return digest.hexdigest()
+
+
+class _PackageStamp:
+    """Locator mix-in: only for kctsim's files, stamped with the kernel sources' digest."""
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not Path(py_file).resolve().is_relative_to(_PACKAGE):
+            return None
+        return super().from_function(py_func, py_file)
+
+    def get_source_stamp(self):
+        return kernel_sources_digest()
+
+
+class _UserDirLocator(_PackageStamp, UserProvidedCacheLocator):
+    """NUMBA_CACHE_DIR when the user sets one."""
+
+
+class _InTreeLocator(_PackageStamp, InTreeCacheLocator):
+    """Otherwise ``__pycache__`` beside the source, as numba does by default."""
+
+
+if _UserDirLocator not in CacheImpl._locator_classes:
+    CacheImpl._locator_classes[:0] = [_UserDirLocator, _InTreeLocator]
 
 # ------------------------------------------------------- random draws in kernels
 # A numpy Generator passed to a kernel costs 15-30 us per call to unbox (numba
