@@ -101,16 +101,10 @@ def time_run(build: Callable[[], Any], ticks: int) -> tuple[float, float, int]:
     return build_s, step_s, agent_steps
 
 
-def warm_up(seed: int) -> float:
-    """Run every technology type under every preset a few ticks so that no timed run
-    pays for numba compiling (first run on a machine) or loading (each new process)
-    its kernels."""
+def warm_up() -> float:
+    """Compile or load the kernels first, so that no timed run pays for numba."""
     start = time.perf_counter()
-    for tech in technology_names():
-        for regime in regime_names():
-            model = KCTModel(technology=tech, regime=regime, horizon=5, rng=seed)
-            while model.running:
-                model.step()
+    kct_model.compile_kernels()
     return time.perf_counter() - start
 
 
@@ -268,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "grid side = ceil(sqrt(n))."
     )
     print(flush=True)
-    warm_s = warm_up(args.seed)
+    warm_s = warm_up()
     print(f"kernels compiled or loaded from numba's cache (not timed below): {warm_s:.1f} s")
     print(flush=True)
     if args.phases:

@@ -28,7 +28,9 @@ from kctsim.config import (
     default_parameters,
     load_regime,
     load_technology,
+    regime_names,
     suggest,
+    technology_names,
 )
 from kctsim.kernels import JIT
 from kctsim.ledger import Ledger
@@ -368,6 +370,28 @@ def _all_stages_passed(raw: np.ndarray, alive: np.ndarray, gates: np.ndarray) ->
         if not passed:
             return False
     return True
+
+
+_kernels_ready = False
+
+
+def compile_kernels() -> None:
+    """Compile the mechanisms' numba kernels in this process, or load them from numba's
+    cache: a few ticks of every technology type under every preset.
+
+    Called before worker processes start (so they load the cache rather than each
+    compile, about 45 s on a fresh machine) and by the test suite and benchmarks;
+    does nothing the second time in a process.
+    """
+    global _kernels_ready
+    if _kernels_ready:
+        return
+    for tech in technology_names():
+        for regime in regime_names():
+            model = KCTModel(technology=tech, regime=regime, horizon=6, rng=0)
+            while model.running:
+                model.step()
+    _kernels_ready = True
 
 
 def measure_setup(model: KCTModel) -> None:

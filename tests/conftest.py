@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from kctsim.model import KCTModel
+from kctsim.model import KCTModel, compile_kernels
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels() -> None:
+    """Compile numba's kernels once, in this process, before any test starts workers
+    (on a fresh checkout each worker would otherwise compile them itself)."""
+    compile_kernels()
 
 
 def _run_to_end(

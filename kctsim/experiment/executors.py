@@ -21,6 +21,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from contextlib import contextmanager
 from typing import Any
 
+from kctsim.model import compile_kernels
+
 EXECUTORS = ("sequential", "processes", "dask")
 """The executor kinds :func:`make_executor` builds."""
 
@@ -98,6 +100,8 @@ def make_executor(
         ImportError: ``dask`` requested but ``dask[distributed]`` is not installed.
     """
     check_executor(kind, workers, scheduler)
+    if kind != "sequential" and scheduler is None:
+        compile_kernels()  # workers then load them from numba's disk cache, not each compile
     if kind == "sequential":
         executor = SequentialExecutor()
         try:
