@@ -149,8 +149,9 @@ class KCTModel(Model):
         self.hazard_rng = np.random.default_rng(hazard_seq)
         self.horizon = int(self.params.horizon)
         self.n_stages = n_stages
-        self.ledger = Ledger()
         self._build_population()
+        # Room for about a whole run's transfers: growing by copying costs ms mid-run.
+        self.ledger = Ledger(self.horizon * (8 * self.orgs.n + self.users.n) + 1024)
         self.government = self.org_agents[self.government_row]
 
         funding.setup(self)
