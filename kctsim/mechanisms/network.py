@@ -1,24 +1,28 @@
 """Step 5: trust and links between organisations.
 
 Links are undirected, trust-weighted, and kept as edge arrays owned by the
-model (endpoints as rows, trust in [0, 1]) so each tick is a few vector
-operations; :func:`to_networkx` builds a networkx Graph when one is wanted.
+model (endpoints as rows, trust in [0, 1]) so each tick is one compiled
+pass over them; :func:`to_networkx` builds a networkx Graph when one is wanted.
 Trust grows after joint success and decays otherwise, more slowly under
 high social trust; links whose trust falls below ``link_drop`` dissolve; each
 organisation seeks a new partner at a rate raised by social trust and the
 government's platforms (MODEL.md section 4, step 5).
+
+The edge arrays ``model.edge_a``, ``model.edge_b`` (endpoint rows, a < b) and
+``model.edge_trust`` are preallocated buffers of which the first
+``model.n_edges`` entries are the links (:func:`edges` gives just those).
 """
 
 from __future__ import annotations
 
 import networkx as nx
 import numpy as np
-from scipy import sparse
+from numba import njit
 
 from kctsim.config import AGENT_TYPES
+from kctsim.kernels import JIT, generator, rng_address, total
 
 GOV = AGENT_TYPES.index("government")
-DENSE_LIMIT = 400  # organisations up to which clustering uses a dense adjacency matrix
 
 
 def _linkable(model) -> np.ndarray:
@@ -32,11 +36,31 @@ def setup(model) -> None:
     n_links = int(round(model.params.initial_degree * len(nodes) / 2))
     a = rng.choice(nodes, n_links) if len(nodes) > 1 else np.empty(0, dtype=np.int64)
     b = rng.choice(nodes, n_links) if len(nodes) > 1 else np.empty(0, dtype=np.int64)
-    model.edge_a = np.empty(0, dtype=np.int64)
-    model.edge_b = np.empty(0, dtype=np.int64)
-    model.edge_trust = np.empty(0)
+    cap = max(64, 2 * (n_links + model.orgs.n))
+    model.edge_a = np.zeros(cap, dtype=np.int64)
+    model.edge_b = np.zeros(cap, dtype=np.int64)
+    model.edge_trust = np.zeros(cap)
+    model.n_edges = 0
     _add_links(model, a, b, model.levers.social_trust)
     link_to_hubs(model, np.arange(model.orgs.n))
+
+
+def edges(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The links: endpoint rows a < b and trust (views of the used part of the buffers)."""
+    m = model.n_edges
+    return model.edge_a[:m], model.edge_b[:m], model.edge_trust[:m]
+
+
+def _reserve(model, extra: int) -> None:
+    """Make room for ``extra`` more links (the buffers at least double when they grow)."""
+    m, cap = model.n_edges, len(model.edge_a)
+    if m + extra > cap:
+        size = max(m + extra, 2 * cap)
+        for name in ("edge_a", "edge_b", "edge_trust"):
+            old = getattr(model, name)
+            new = np.zeros(size, dtype=old.dtype)
+            new[:m] = old[:m]
+            setattr(model, name, new)
 
 
 def link_to_hubs(model, rows: np.ndarray) -> None:
@@ -52,72 +76,209 @@ def _add_links(model, a: np.ndarray, b: np.ndarray, trust: float) -> None:
     """Add links, dropping self-loops and links that already exist."""
     if len(a) == 0:
         return
-    lo, hi = np.minimum(a, b).tolist(), np.maximum(a, b).tolist()
-    existing = set(zip(model.edge_a.tolist(), model.edge_b.tolist(), strict=True))
-    new = []
-    for pair in zip(lo, hi, strict=True):  # few new links a tick: a set beats np.unique
-        if pair[0] != pair[1] and pair not in existing:
-            existing.add(pair)
-            new.append(pair)
-    if new:
-        add = np.array(new, dtype=np.int64)
-        model.edge_a = np.concatenate([model.edge_a, add[:, 0]])
-        model.edge_b = np.concatenate([model.edge_b, add[:, 1]])
-        model.edge_trust = np.concatenate([model.edge_trust, np.full(len(new), trust)])
+    _reserve(model, len(a))
+    model.n_edges = _add_links_kernel(
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        np.ascontiguousarray(a, dtype=np.int64),
+        np.ascontiguousarray(b, dtype=np.int64),
+        float(trust),
+    )
+
+
+@njit(**JIT)
+def _add_links_kernel(ea, eb, et, m, a, b, trust):
+    """Append the pairs (a, b) in order as (low, high), skipping loops and existing links.
+
+    The candidate pairs go into a small hash table that one pass over the links
+    marks, so the cost is linear in links plus candidates (the old code's set).
+    """
+    k = len(a)
+    size = 16
+    while size < 2 * k:
+        size *= 2
+    key_lo = np.full(size, -1, dtype=np.int64)
+    key_hi = np.empty(size, dtype=np.int64)
+    linked = np.zeros(size, dtype=np.bool_)
+    slot = np.empty(k, dtype=np.int64)
+    for j in range(k):
+        slot[j] = _slot(key_lo, key_hi, min(a[j], b[j]), max(a[j], b[j]), True)
+    for e in range(m):
+        s = _slot(key_lo, key_hi, ea[e], eb[e], False)
+        if s >= 0:
+            linked[s] = True
+    for j in range(k):
+        lo, hi = min(a[j], b[j]), max(a[j], b[j])
+        if lo != hi and not linked[slot[j]]:
+            linked[slot[j]] = True
+            ea[m], eb[m], et[m] = lo, hi, trust
+            m += 1
+    return m
+
+
+@njit(**JIT)
+def _slot(key_lo, key_hi, lo, hi, insert):
+    """Slot of the pair (lo, hi) in an open-addressing table (-1: absent, not inserted)."""
+    mask = len(key_lo) - 1
+    s = ((lo * 1000003) ^ hi) & mask
+    while key_lo[s] >= 0:
+        if key_lo[s] == lo and key_hi[s] == hi:
+            return s
+        s = (s + 1) & mask
+    if not insert:
+        return -1
+    key_lo[s], key_hi[s] = lo, hi
+    return s
 
 
 def evolve(model) -> None:
-    o, lev, p, rng = model.orgs, model.levers, model.params, model.rng
-    a, b, trust = model.edge_a, model.edge_b, model.edge_trust
-    joint = o.succeeded[a] & o.succeeded[b]
-    trust = np.where(
-        joint,
-        trust + p.trust_gain * (1 - trust),
-        trust * (1 - p.trust_decay * (1 - lev.social_trust)),
-    )
-    keep = trust >= p.link_drop
-    model.edge_a, model.edge_b, model.edge_trust = a[keep], b[keep], trust[keep]
+    o, lev, v = model.orgs, model.levers, model.params.values
     nodes = model.census().orgs
-    if len(nodes) > 1:
-        rate = p.link_rate * min(1.0, lev.social_trust + lev.platform)
-        seekers = nodes[rng.random(len(nodes)) < rate]
-        partners = nodes[rng.integers(0, len(nodes), len(seekers))]  # = rng.choice(nodes, ...)
-        _add_links(model, seekers, partners, lev.social_trust)
+    _reserve(model, len(nodes))  # at most one new link per seeker
+    model.n_edges = _evolve_kernel(
+        rng_address(model.rng),
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        o.succeeded,
+        v["trust_gain"],
+        1 - v["trust_decay"] * (1 - lev.social_trust),
+        v["link_drop"],
+        nodes,
+        v["link_rate"] * min(1.0, lev.social_trust + lev.platform),
+        lev.social_trust,
+    )
+
+
+@njit(**JIT)
+def _evolve_kernel(address, ea, eb, et, m, succeeded, gain, decay, link_drop, nodes, rate, social):
+    """Update trust, drop weak links (keeping order), then add the seekers' new links."""
+    kept = 0
+    for e in range(m):
+        t = et[e]
+        t = t + gain * (1 - t) if succeeded[ea[e]] and succeeded[eb[e]] else t * decay
+        if t >= link_drop:
+            ea[kept], eb[kept], et[kept] = ea[e], eb[e], t
+            kept += 1
+    n = len(nodes)
+    if n <= 1:
+        return kept
+    rng = generator(address)
+    # numpy's draws: rng.random(n) picks the seekers, then rng.integers(0, n, k)
+    # their partners (= rng.choice(nodes, k)).
+    seekers = np.empty(n, dtype=np.int64)
+    k = 0
+    for j in range(n):
+        if rng.random() < rate:
+            seekers[k] = nodes[j]
+            k += 1
+    partners = np.empty(k, dtype=np.int64)
+    for j in range(k):
+        partners[j] = nodes[rng.integers(0, n)]
+    return _add_links_kernel(ea, eb, et, kept, seekers[:k], partners, social)
 
 
 def drop_rows(model, rows: np.ndarray) -> None:
     """Remove every link of the given rows (when they exit)."""
-    gone = np.isin(model.edge_a, rows) | np.isin(model.edge_b, rows)
-    model.edge_a, model.edge_b = model.edge_a[~gone], model.edge_b[~gone]
-    model.edge_trust = model.edge_trust[~gone]
+    model.n_edges = _drop_rows_kernel(
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        np.ascontiguousarray(rows, dtype=np.int64),
+    )
+
+
+@njit(**JIT)
+def _drop_rows_kernel(ea, eb, et, m, rows):
+    """Keep, in order, the links with neither endpoint in ``rows``."""
+    top = 0
+    for r in rows:
+        top = max(top, r + 1)
+    gone = np.zeros(top, dtype=np.bool_)
+    for r in rows:
+        gone[r] = True
+    kept = 0
+    for e in range(m):
+        a, b = ea[e], eb[e]
+        if not ((a < top and gone[a]) or (b < top and gone[b])):
+            ea[kept], eb[kept], et[kept] = a, b, et[e]
+            kept += 1
+    return kept
 
 
 def statistics(model) -> tuple[float, float, float]:
     """Density, mean local clustering and Freeman degree centralisation."""
     census = model.census()
-    n = len(census.orgs)
+    return _statistics_kernel(
+        model.edge_a, model.edge_b, model.n_edges, census.org_position, len(census.orgs)
+    )
+
+
+@njit(**JIT)
+def _points_up(degree, i, j):
+    """Whether the link i-j points from i: i has the lower (degree, position)."""
+    return degree[i] < degree[j] or (degree[i] == degree[j] and i < j)
+
+
+@njit(**JIT)
+def _statistics_kernel(ea, eb, m, position, n):
+    """Network statistics over the n linkable organisations (positions of the link ends)."""
     if n < 3:
         return 0.0, 0.0, 0.0
-    i, j = census.org_position[model.edge_a], census.org_position[model.edge_b]
-    E = len(i)
-    degree = np.bincount(np.concatenate([i, j]), minlength=n)
-    density = 2 * E / (n * (n - 1))
-    centralisation = float((degree.max() - degree).sum() / ((n - 1) * (n - 2)))
-    if E == 0:
+    degree = np.zeros(n, dtype=np.int64)
+    for e in range(m):
+        degree[position[ea[e]]] += 1
+        degree[position[eb[e]]] += 1
+    density = 2 * m / (n * (n - 1))
+    top = degree.max()
+    gap = 0
+    for v in range(n):
+        gap += top - degree[v]
+    centralisation = gap / ((n - 1) * (n - 2))
+    if m == 0:
         return density, 0.0, centralisation
-    if n <= DENSE_LIMIT:  # small networks: count common neighbours edge by edge
-        adj = np.zeros((n, n), dtype=bool)
-        adj[i, j] = adj[j, i] = True
-        common = (adj[i] & adj[j]).sum(axis=1)
-        triangles = (np.bincount(i, common, n) + np.bincount(j, common, n)) / 2
-    else:
-        adj = sparse.csr_matrix(
-            (np.ones(2 * E), (np.concatenate([i, j]), np.concatenate([j, i]))), shape=(n, n)
-        )
-        triangles = np.asarray((adj @ adj).multiply(adj).sum(axis=1)).ravel() / 2
-    pairs = degree * (degree - 1) / 2
-    local = np.divide(triangles, pairs, out=np.zeros(n), where=pairs > 0)
-    return density, float(np.add.reduce(local) / n), centralisation  # = local.mean()
+    # Triangles per node, each found once: links point from the lower to the higher
+    # (degree, position) end, so hubs have short out-lists; a triangle is u -> v -> w
+    # with u -> w. The counts are exact integers, as numpy's were.
+    start = np.zeros(n + 1, dtype=np.int64)
+    for e in range(m):
+        i, j = position[ea[e]], position[eb[e]]
+        start[(i if _points_up(degree, i, j) else j) + 1] += 1
+    for v in range(n):
+        start[v + 1] += start[v]
+    fill = start[:n].copy()
+    out = np.empty(m, dtype=np.int64)
+    for e in range(m):
+        i, j = position[ea[e]], position[eb[e]]
+        if _points_up(degree, i, j):
+            out[fill[i]] = j
+            fill[i] += 1
+        else:
+            out[fill[j]] = i
+            fill[j] += 1
+    mark = np.full(n, -1, dtype=np.int64)
+    triangles = np.zeros(n, dtype=np.int64)
+    for u in range(n):
+        for q in range(start[u], start[u + 1]):
+            mark[out[q]] = u
+        for q in range(start[u], start[u + 1]):
+            v = out[q]
+            for r in range(start[v], start[v + 1]):
+                w = out[r]
+                if mark[w] == u:
+                    triangles[u] += 1
+                    triangles[v] += 1
+                    triangles[w] += 1
+    local = np.zeros(n)
+    for v in range(n):
+        pairs = degree[v] * (degree[v] - 1) / 2
+        if pairs > 0:
+            local[v] = triangles[v] / pairs
+    return density, total(local) / n, centralisation
 
 
 def to_networkx(model) -> nx.Graph:
@@ -125,6 +286,6 @@ def to_networkx(model) -> nx.Graph:
     g = nx.Graph()
     for row in _linkable(model):
         g.add_node(int(o.uid[row]), type=AGENT_TYPES[o.type[row]])
-    for a, b, t in zip(model.edge_a, model.edge_b, model.edge_trust, strict=True):
+    for a, b, t in zip(*edges(model), strict=True):
         g.add_edge(int(o.uid[a]), int(o.uid[b]), trust=float(t))
     return g

@@ -14,8 +14,10 @@ row, for the imitation step of the next tick.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from kctsim.config import AGENT_TYPES
+from kctsim.kernels import JIT, generator, rng_address
 
 POOL_SIZE = 64  # public designs remembered per stage (most recent)
 CONSORTIUM_SHARE = 0.5  # chance an SME joins the hub's consortium
@@ -28,6 +30,12 @@ def setup(model) -> None:
     model.pool_row = np.full((POOL_SIZE, S), -1, dtype=np.int64)
     model.pool_next = np.zeros(S, dtype=np.int64)
     model.spill_matrix = np.zeros((len(AGENT_TYPES) + 1, len(AGENT_TYPES)))  # + foreign source
+    # What each row sees, as full-capacity buffers: rows at or past the n of the last
+    # update were never written, so they keep "nothing" (design 0, row -1).
+    model.visible_design = np.zeros((0, S), dtype=np.int64)
+    model.visible_row = np.full((0, S), -1, dtype=np.int64)
+    model.public_design = np.zeros(S, dtype=np.int64)
+    model.public_row = np.full(S, -1, dtype=np.int64)
     publish(model, np.flatnonzero(o.view("alive") & o.view("publishes")))
     update_visibility(model)
 
@@ -49,97 +57,201 @@ def join_consortium(model, rows: np.ndarray) -> None:
 
 def publish(model, rows: np.ndarray) -> None:
     """Put the rows' current designs into the public pool (a ring per stage)."""
-    if len(rows) == 0:
-        return
-    designs = model.orgs.design[rows]
-    for s in range(model.n_stages):
-        slots = (model.pool_next[s] + np.arange(len(rows))) % POOL_SIZE
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    _publish_kernel(
+        rows, len(rows), model.orgs.design, model.pool_design, model.pool_row, model.pool_next
+    )
+
+
+@njit(**JIT)
+def _publish_kernel(rows, m, design, pool_design, pool_row, pool_next):
+    """Write rows[:m]'s designs into each stage's ring, from its next slot on."""
+    for s in range(pool_next.shape[0]):
+        start = pool_next[s]
         # With more rows than slots the last ones win, as in a real ring buffer.
-        model.pool_design[slots, s] = designs[:, s]
-        model.pool_row[slots, s] = rows
-        model.pool_next[s] = (model.pool_next[s] + len(rows)) % POOL_SIZE
+        for j in range(m):
+            slot = (start + j) % POOL_SIZE
+            pool_design[slot, s] = design[rows[j], s]
+            pool_row[slot, s] = rows[j]
+        pool_next[s] = (start + m) % POOL_SIZE
+
+
+def _visible_buffers(model):
+    """The visibility buffers, grown to the organisation table's capacity."""
+    cap = len(model.orgs.alive)
+    if len(model.visible_design) < cap:
+        _grow_visible(model, cap)
+    return model.visible_design, model.visible_row
+
+
+def _grow_visible(model, cap: int) -> None:
+    """Reallocate the visibility buffers with ``cap`` rows; new rows see nothing."""
+    S = model.n_stages
+    design = np.zeros((cap, S), dtype=np.int64)
+    row = np.full((cap, S), -1, dtype=np.int64)
+    k = len(model.visible_design)
+    design[:k], row[:k] = model.visible_design, model.visible_row
+    model.visible_design, model.visible_row = design, row
+
+
+def _share(lev) -> float:
+    """Chance that one direction of a link of trust 1 passes designs on."""
+    # In open self-organised teams partners also share results (result_sharing).
+    if lev.consortium == "open":
+        return 1 - (1 - lev.info_sharing) * (1 - lev.result_sharing)
+    return lev.info_sharing
 
 
 def spread(model) -> None:
     """Publish and leak this tick's new designs; recompute what everyone sees."""
-    o, lev, p = model.orgs, model.levers, model.params
-    changed = np.flatnonzero(model.changed & o.view("alive"))
-    leak = p.spillover * (1.0 - lev.ip_protection)
-    out = o.publishes[changed] | (model.rng.random(len(changed)) < leak)
-    publish(model, changed[out])
-    model.tick_leaks = int(out.sum())
-    update_visibility(model)
+    o, lev = model.orgs, model.levers
+    visible, visible_row = _visible_buffers(model)
+    model.tick_leaks = _spread_kernel(
+        rng_address(model.rng),
+        o.n,
+        model.changed,
+        o.alive,
+        o.publishes,
+        o.member,
+        o.design,
+        model.params.values["spillover"] * (1.0 - lev.ip_protection),
+        model.tech.fitness_table(),
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        _share(lev),
+        lev.result_sharing,
+        model.pool_design,
+        model.pool_row,
+        model.pool_next,
+        visible,
+        visible_row,
+        model.public_design,
+        model.public_row,
+    )
 
 
-def _best_by_receiver(receiver, sender, fit, n):
-    """For each receiver, the sender with the highest fitness (-1 if none)."""
-    best_row = np.full(n, -1, dtype=np.int64)
-    if len(receiver) == 0:
-        return best_row
-    order = np.lexsort((fit, receiver))
-    r_sorted = receiver[order]
-    last = np.flatnonzero(np.append(r_sorted[1:] != r_sorted[:-1], True))
-    best_row[r_sorted[last]] = sender[order[last]]
-    return best_row
+@njit(**JIT)
+def _spread_kernel(
+    address, n, changed, alive, publishes, member, design, leak, fitness, ea, eb, et, m, share,
+    result_sharing, pool_design, pool_row, pool_next, visible, visible_row, public_design,
+    public_row,
+):  # fmt: skip
+    """Leak and publish the changed rows' designs, then update visibility; return the leaks."""
+    rng = generator(address)
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        # One draw per changed row, publishers included (they publish anyway).
+        if changed[i] and alive[i] and (rng.random() < leak or publishes[i]):
+            out[k] = i
+            k += 1
+    _publish_kernel(out, k, design, pool_design, pool_row, pool_next)
+    _visibility_kernel(
+        address, n, alive, member, design, fitness, ea, eb, et, m, share, result_sharing,
+        pool_design, pool_row, visible, visible_row, public_design, public_row,
+    )  # fmt: skip
+    return k
 
 
 def update_visibility(model) -> None:
-    o, lev, rng = model.orgs, model.levers, model.rng
-    n = o.n
-    alive = o.view("alive")
-    design = o.view("design")
-    # Links: each direction of each link is open with info_sharing x trust; in open
-    # self-organised teams partners also share results (result_sharing).
-    share = lev.info_sharing
-    if lev.consortium == "open":
-        share = 1 - (1 - lev.info_sharing) * (1 - lev.result_sharing)
-    a, b, trust = model.edge_a, model.edge_b, model.edge_trust
-    recv = np.concatenate([a, b])
-    send = np.concatenate([b, a])
-    open_ = rng.random(len(recv)) < share * np.concatenate([trust, trust])
-    recv, send = recv[open_], send[open_]
-    # Consortium pool: members share their design with probability result_sharing.
-    members = alive & o.view("member")
-    shared = np.flatnonzero(members & (rng.random(n) < lev.result_sharing))
+    """Recompute what every row sees (the second half of :func:`spread`)."""
+    o, lev = model.orgs, model.levers
+    visible, visible_row = _visible_buffers(model)
+    _visibility_kernel(
+        rng_address(model.rng),
+        o.n,
+        o.alive,
+        o.member,
+        o.design,
+        model.tech.fitness_table(),
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        _share(lev),
+        lev.result_sharing,
+        model.pool_design,
+        model.pool_row,
+        visible,
+        visible_row,
+        model.public_design,
+        model.public_row,
+    )
 
-    visible = np.zeros((n, model.n_stages), dtype=np.int64)
-    visible_row = np.full((n, model.n_stages), -1, dtype=np.int64)
-    model.public_design = np.zeros(model.n_stages, dtype=np.int64)
-    model.public_row = np.full(model.n_stages, -1, dtype=np.int64)
-    for s, land in enumerate(model.tech.landscapes):
-        f = land.fitness[design[:, s]]
-        best = np.full(n, -np.inf)
-        row = np.full(n, -1, dtype=np.int64)
-        # Public pool: visible to all.
-        pool = model.pool_row[:, s] >= 0
-        if pool.any():
-            pf = land.fitness[model.pool_design[pool, s]]
-            k = np.argmax(pf)
-            best[:] = pf[k]
-            row[:] = model.pool_row[pool, s][k]
-            visible[:, s] = model.pool_design[pool, s][k]
-            model.public_design[s] = model.pool_design[pool, s][k]
-            model.public_row[s] = model.pool_row[pool, s][k]
-        if len(shared):
-            k = shared[np.argmax(f[shared])]
-            better = members & (f[k] > best)
-            best[better], row[better], visible[better, s] = f[k], k, design[k, s]
-        link_best = _best_by_receiver(recv, send, f[send], n)
-        has = link_best >= 0
-        better = has & (f[np.maximum(link_best, 0)] > best)
-        rows = np.flatnonzero(better)
-        best[rows], row[rows] = f[link_best[rows]], link_best[rows]
-        visible[rows, s] = design[link_best[rows], s]
-        visible_row[:, s] = row
-    model.visible_design = visible
-    model.visible_row = visible_row
+
+@njit(**JIT)
+def _visibility_kernel(
+    address, n, alive, member, design, fitness, ea, eb, et, m, share, result_sharing,
+    pool_design, pool_row, visible, visible_row, public_design, public_row,
+):  # fmt: skip
+    """Best visible design per row and stage: public pool, then consortium, then links."""
+    rng = generator(address)
+    # numpy's draws: both directions of every link (a's side first), then one
+    # consortium draw for every row, member or not.
+    open_ = np.empty(2 * m, dtype=np.bool_)
+    for e in range(m):
+        open_[e] = rng.random() < share * et[e]
+    for e in range(m):
+        open_[m + e] = rng.random() < share * et[e]
+    shared = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        shared[i] = rng.random() < result_sharing and alive[i] and member[i]
+    best = np.empty(n)
+    link_fit = np.empty(n)
+    link_row = np.empty(n, dtype=np.int64)
+    for s in range(visible.shape[1]):
+        fit = fitness[s]  # row s of the padded (stages, 2^max N) table
+        # Public pool: the first fittest design in slot order, visible to all.
+        p_fit, p_slot = -np.inf, -1
+        for slot in range(POOL_SIZE):
+            if pool_row[slot, s] >= 0:
+                f = fit[pool_design[slot, s]]
+                if p_slot < 0 or f > p_fit:
+                    p_fit, p_slot = f, slot
+        if p_slot >= 0:
+            p_design, p_row = pool_design[p_slot, s], pool_row[p_slot, s]
+        else:
+            p_design, p_row = 0, -1
+        public_design[s], public_row[s] = p_design, p_row
+        for i in range(n):
+            best[i] = p_fit
+            visible[i, s] = p_design
+            visible_row[i, s] = p_row
+        # Consortium pool: the first fittest shared design, seen by every member.
+        c_fit, c_row = -np.inf, -1
+        for i in range(n):
+            if shared[i]:
+                f = fit[design[i, s]]
+                if c_row < 0 or f > c_fit:
+                    c_fit, c_row = f, i
+        if c_row >= 0:
+            for i in range(n):
+                if alive[i] and member[i] and c_fit > best[i]:
+                    best[i] = c_fit
+                    visible_row[i, s] = c_row
+                    visible[i, s] = design[c_row, s]
+        # Links: per receiver the fittest open sender; ties go to the later one in
+        # (a-side, b-side) order, as the stable lexsort did.
+        for i in range(n):
+            link_row[i] = -1
+        for e in range(2 * m):
+            if open_[e]:
+                r, snd = (ea[e], eb[e]) if e < m else (eb[e - m], ea[e - m])
+                f = fit[design[snd, s]]
+                if link_row[r] < 0 or f >= link_fit[r]:
+                    link_fit[r], link_row[r] = f, snd
+        for i in range(n):
+            k = link_row[i]
+            if k >= 0 and link_fit[i] > best[i]:
+                best[i] = link_fit[i]
+                visible_row[i, s] = k
+                visible[i, s] = design[k, s]
 
 
 def visible_for(model, n: int) -> tuple[np.ndarray, np.ndarray]:
     """What rows 0..n-1 can see; rows that entered since the last update see nothing."""
-    design, row = model.visible_design, model.visible_row
-    extra = n - len(design)
-    if extra > 0:
-        design = np.concatenate([design, np.zeros((extra, design.shape[1]), dtype=np.int64)])
-        row = np.concatenate([row, np.full((extra, row.shape[1]), -1, dtype=np.int64)])
-    return design, row
+    if n > len(model.visible_design):
+        _grow_visible(model, n)
+    return model.visible_design[:n], model.visible_row[:n]
