@@ -26,6 +26,9 @@ class NKLandscape:
         rng: the numpy Generator that draws interactions and contributions.
     """
 
+    revisions = 0
+    """Changes to any landscape in this process (a cheap staleness check for caches)."""
+
     def __init__(self, n_bits: int, k: int, rng: np.random.Generator) -> None:
         if not 1 <= n_bits <= 16 or not 0 <= k < n_bits:
             raise ValueError(f"need 1 <= N <= 16 and 0 <= K < N, got N={n_bits}, K={k}")
@@ -56,6 +59,7 @@ class NKLandscape:
         self.fitness = self.raw / self.raw_max
         self._cache: dict[tuple, np.ndarray] = {}
         self.version += 1
+        NKLandscape.revisions += 1
 
     def redraw_bit(self, bit: int) -> None:
         """Turbulence: redraw one bit's contribution table and recompute fitness."""

@@ -41,8 +41,9 @@ class Technology:
         self.blockade = spec.blockade
         self.rival_hazard = spec.rival_hazard
         self.cost_multiplier = spec.cost_multiplier
+        self._turbulence = spec.turbulence  # read every tick
         self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
-        self._table_versions: tuple[int, ...] = ()
+        self._table_revision = -1  # NKLandscape.revisions when the table was built
         self._table = np.zeros((self.n_stages, max(land.size for land in self.landscapes)))
 
     def start_designs(
@@ -66,7 +67,7 @@ class Technology:
         """With the type's probability, redraw one bit of each stage. True if any changed."""
         changed = False
         for land in self.landscapes:
-            if self.rng.random() < self.spec.turbulence:
+            if self.rng.random() < self._turbulence:
                 land.redraw_bit(int(self.rng.integers(land.n_bits)))
                 changed = True
         return changed
@@ -74,11 +75,10 @@ class Technology:
     def fitness_table(self) -> np.ndarray:
         """Every stage's fitness table in one array, shape (stages, 2^max N), for the
         compiled mechanisms; rebuilt only after turbulence has changed a landscape."""
-        versions = tuple(land.version for land in self.landscapes)
-        if versions != self._table_versions:
+        if self._table_revision != NKLandscape.revisions:
             for s, land in enumerate(self.landscapes):
                 self._table[s, : land.size] = land.fitness
-            self._table_versions = versions
+            self._table_revision = NKLandscape.revisions
         return self._table
 
     def refresh(

@@ -39,8 +39,13 @@ KILL_SCRIPT = """
     what, _, nth = mode.partition(":")
     counts = {"publish": 0, "write": 0}
 
+    def mark(text):  # atomically: the test polls for the file and reads it at once
+        tmp = marker.with_name(marker.name + ".tmp")
+        tmp.write_text(text)
+        tmp.rename(marker)
+
     def park():
-        marker.write_text(mode)
+        mark(mode)
         time.sleep(600)
 
     real_write = store._write_parquet
@@ -83,7 +88,7 @@ KILL_SCRIPT = """
 
     run_sweep(kill_specs(), META, out, executor=executor, workers=2, progress=False,
               part_runs=PART_RUNS, resume=Path(out, "manifest.json").exists())
-    marker.write_text("finished")
+    mark("finished")
 """
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from numba import njit
 
 from kctsim.kernels import JIT, generator, put, rng_address, total
+from kctsim.landscape import NKLandscape
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import hazard, spillover
 from kctsim.mechanisms.hazard import bit_mask, fill
@@ -168,18 +169,17 @@ class _Tables:
         self.jump_bits = int(v["jump_bits"])
         self.n_bits = np.array([land.n_bits for land in lands], dtype=np.int64)
         self.reach = np.zeros((len(lands), 1 << int(self.n_bits.max())), dtype=np.int64)
-        self.reach_key: tuple = ()
+        self.reach_revision = -1  # NKLandscape.revisions when the counts were made
         self.miss = hazard._miss_table()
         self.discoveries = np.empty(0, dtype=np.int64)
 
     def refresh_reach(self, tech) -> None:
         """For every stage and design, how many ``jump_bits``-bit jumps reach the gate."""
-        key = tuple(land.version for land in tech.landscapes)
-        if key != self.reach_key:
+        if self.reach_revision != NKLandscape.revisions:
             for s, land in enumerate(tech.landscapes):
                 L = min(self.jump_bits, land.n_bits)
                 self.reach[s, : land.size] = land.count_reaching(tech.gates[s], L)
-            self.reach_key = key
+            self.reach_revision = NKLandscape.revisions
 
 
 def _tables(model) -> _Tables:
