@@ -16,7 +16,9 @@ from numba import njit
 from kctsim.config import AGENT_TYPES
 from kctsim.kernels import JIT, generator, put, rng_address, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
-from kctsim.mechanisms import market, network, people
+from kctsim.mechanisms import people
+from kctsim.mechanisms.market import _reassign_kernel
+from kctsim.mechanisms.network import _drop_rows_kernel
 from kctsim.mechanisms.people import _expertise_kernel
 
 GOV = AGENT_TYPES.index("government")
@@ -174,7 +176,7 @@ def exit_and_enter(model) -> None:
         *scratch,
     )
     if n_exit:
-        remove(model, scratch[3][:n_exit].copy())
+        remove(model, scratch[3][:n_exit])
         n_new = int(rng.poisson(lev.entry_rate))
     if n_new:
         new = model.add_organisations("sme", n_new)
@@ -182,61 +184,84 @@ def exit_and_enter(model) -> None:
 
 
 @njit(**JIT)
-def _remove_kernel(rows, tick, alive, died, member, n_orgs):
-    """Mark the rows as exited; return a mask of them over the first ``n_orgs`` rows."""
-    gone = np.zeros(n_orgs, dtype=np.bool_)
+def _remove_kernel(
+    address, rows, tick, alive, died, member, types_, n, ea, eb, et, m, employer, n_sci,
+    sc_expertise, expertise, capital0, sells, government_row, supplier, adopted, participating,
+    n_users, n_feedback,
+):  # fmt: skip
+    """remove in one call: mark the rows exited, drop their links, move their scientists
+    to random hosts, reassign their users. Returns the number of links left."""
+    gone = np.zeros(n, dtype=np.bool_)
     for r in rows:
         alive[r] = False
         died[r] = tick
         member[r] = False
         gone[r] = True
-    return gone
-
-
-@njit(**JIT)
-def _rehome_kernel(
-    rng_at, gone, hosts, employer, n_sci, sc_expertise, expertise, n_orgs, supplier, n_users
-):
-    """The exited rows' scientists move to random hosts; return the users left without
-    a supplier."""
-    if len(hosts):
-        rng = generator(rng_at)
+    m = _drop_rows_kernel(ea, eb, et, m, rows)
+    # Hosts: the alive organisations but the government, in row order (employable_rows).
+    n_hosts = 0
+    for r in range(n):
+        n_hosts += alive[r] and types_[r] != GOV
+    if n_hosts:
+        hosts = np.empty(n_hosts, dtype=np.int64)
+        j = 0
+        for r in range(n):
+            if alive[r] and types_[r] != GOV:
+                hosts[j] = r
+                j += 1
+        rng = generator(address)
         for i in range(n_sci):  # = rng.choice(hosts, n) over the homeless, in row order
             if gone[employer[i]]:
-                employer[i] = hosts[rng.integers(0, len(hosts))]
-    _expertise_kernel(employer, sc_expertise, n_sci, expertise, n_orgs)
-    n = 0
+                employer[i] = hosts[rng.integers(0, n_hosts)]
+    _expertise_kernel(employer, sc_expertise, n_sci, expertise, n)
+    k = 0
     for i in range(n_users):
-        n += gone[supplier[i]]
-    users = np.empty(n, dtype=np.int64)
-    n = 0
-    for i in range(n_users):
-        if gone[supplier[i]]:
-            users[n] = i
-            n += 1
-    return users
+        k += gone[supplier[i]]
+    if k:
+        users = np.empty(k, dtype=np.int64)
+        k = 0
+        for i in range(n_users):
+            if gone[supplier[i]]:
+                users[k] = i
+                k += 1
+        _reassign_kernel(
+            address, users, alive, sells, capital0, n, government_row, supplier, adopted,
+            participating, n_users, n_feedback,
+        )  # fmt: skip
+    return m
 
 
 def remove(model, rows: np.ndarray) -> None:
     """Organisations exit: Mesa agents removed, rows kept with alive False."""
-    o = model.orgs
-    gone = _remove_kernel(rows, model.tick, o.alive, o.died, o.member, o.n)
-    model.population_changed()
-    for row in rows:
-        model.org_agents[row].remove()
-    network.drop_rows(model, rows)
-    model.tick_exits += len(rows)
-    sc, u = model.scientists, model.users
-    users = _rehome_kernel(
+    o, sc, u = model.orgs, model.scientists, model.users
+    model.n_edges = _remove_kernel(
         rng_address(model.rng),
-        gone,
-        people.employable_rows(model),
+        rows,
+        model.tick,
+        o.alive,
+        o.died,
+        o.member,
+        o.type,
+        o.n,
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
         sc.employer,
         sc.n,
         sc.expertise,
         o.expertise,
-        o.n,
+        o.capital0,
+        o.sells,
+        model.government_row,
         u.supplier,
+        u.adopted,
+        u.participating,
         u.n,
+        o.n_feedback,
     )
-    market.reassign_suppliers(model, users)
+    model.population_changed()
+    agents = model.org_agents
+    for row in rows.tolist():
+        agents[row].remove()
+    model.tick_exits += len(rows)

@@ -44,21 +44,82 @@ def reassign_suppliers(model, user_rows: np.ndarray) -> None:
     if len(user_rows) == 0:
         return
     o, u = model.orgs, model.users
-    sellers = np.flatnonzero(o.view("alive") & o.view("sells"))
-    if len(sellers) == 0:
-        u.supplier[user_rows] = model.government_row
-        u.adopted[user_rows] = False
-    else:
-        w = o.capital0[sellers] / o.capital0[sellers].sum()
-        u.supplier[user_rows] = model.rng.choice(sellers, len(user_rows), p=w)
-    count_feedback(model)
+    _reassign_kernel(
+        rng_address(model.rng),
+        np.ascontiguousarray(user_rows, dtype=np.int64),
+        o.alive,
+        o.sells,
+        o.capital0,
+        o.n,
+        model.government_row,
+        u.supplier,
+        u.adopted,
+        u.participating,
+        u.n,
+        o.n_feedback,
+    )
 
 
 def count_feedback(model) -> None:
     """Participating users per supplier (they make its local search directed)."""
     u, o = model.users, model.orgs
-    part = u.view("participating")
-    o.view("n_feedback")[:] = np.bincount(u.view("supplier")[part], minlength=o.n)[: o.n]
+    _count_feedback_kernel(u.supplier, u.participating, u.n, o.n_feedback, o.n)
+
+
+@njit(**JIT)
+def _count_feedback_kernel(supplier, participating, n_users, n_feedback, n):
+    """``np.bincount(supplier[participating], minlength=n)[:n]`` into ``n_feedback``."""
+    n_feedback[:n] = 0
+    for i in range(n_users):
+        if participating[i] and supplier[i] < n:
+            n_feedback[supplier[i]] += 1
+
+
+@njit(**JIT)
+def _reassign_kernel(
+    address, users, alive, sells, capital0, n, government_row, supplier, adopted,
+    participating, n_users, n_feedback,
+):  # fmt: skip
+    """reassign_suppliers on ``users`` (non-empty), then count_feedback."""
+    k = 0
+    for r in range(n):
+        k += alive[r] and sells[r]
+    if k == 0:
+        for i in users:
+            supplier[i] = government_row
+            adopted[i] = False
+    else:
+        sellers = np.empty(k, dtype=np.int64)
+        size = np.empty(k)
+        j = 0
+        for r in range(n):
+            if alive[r] and sells[r]:
+                sellers[j] = r
+                size[j] = capital0[r]
+                j += 1
+        # numpy's rng.choice(sellers, p=size / size.sum()): cdf = p.cumsum(), cdf /= cdf[-1],
+        # then cdf.searchsorted(rng.random(), side="right") per user.
+        whole = total(size)
+        cdf = np.empty(k)
+        run = 0.0
+        for j in range(k):
+            run += size[j] / whole
+            cdf[j] = run
+        last = cdf[k - 1]
+        for j in range(k):
+            cdf[j] /= last
+        rng = generator(address)
+        for i in users:
+            u = rng.random()
+            lo, hi = 0, k  # the first j with u < cdf[j]
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if u < cdf[mid]:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            supplier[i] = sellers[min(lo, k - 1)]
+    _count_feedback_kernel(supplier, participating, n_users, n_feedback, n)
 
 
 def usable(model) -> bool:

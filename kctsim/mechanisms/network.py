@@ -66,10 +66,50 @@ def _reserve(model, extra: int) -> None:
 def link_to_hubs(model, rows: np.ndarray) -> None:
     """Link consortium members among ``rows`` (newcomers) to a random hub each."""
     o = model.orgs
-    hubs = np.flatnonzero(o.view("alive") & o.view("hub"))
-    members = rows[o.member[rows] & ~o.hub[rows]]
-    if len(hubs) and len(members):
-        _add_links(model, model.rng.choice(hubs, len(members)), members, model.levers.social_trust)
+    _reserve(model, len(rows))  # at most one link per row
+    model.n_edges = _link_hubs_kernel(
+        rng_address(model.rng),
+        rows,
+        o.alive,
+        o.hub,
+        o.member,
+        o.n,
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        float(model.levers.social_trust),
+    )
+
+
+@njit(**JIT)
+def _link_hubs_kernel(address, rows, alive, hub, member, n, ea, eb, et, m, trust):
+    """Members among ``rows`` that are not hubs link to a random alive hub; return the links."""
+    n_hubs = 0
+    for r in range(n):
+        n_hubs += alive[r] and hub[r]
+    k = 0
+    for r in rows:
+        k += member[r] and not hub[r]
+    if n_hubs == 0 or k == 0:
+        return m
+    hubs = np.empty(n_hubs, dtype=np.int64)
+    j = 0
+    for r in range(n):
+        if alive[r] and hub[r]:
+            hubs[j] = r
+            j += 1
+    members = np.empty(k, dtype=np.int64)
+    j = 0
+    for r in rows:
+        if member[r] and not hub[r]:
+            members[j] = r
+            j += 1
+    rng = generator(address)
+    partners = np.empty(k, dtype=np.int64)
+    for j in range(k):  # = rng.choice(hubs, k)
+        partners[j] = hubs[rng.integers(0, n_hubs)]
+    return _add_links_kernel(ea, eb, et, m, partners, members, trust)
 
 
 def _add_links(model, a: np.ndarray, b: np.ndarray, trust: float) -> None:

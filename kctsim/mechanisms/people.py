@@ -16,6 +16,9 @@ from numba import njit
 
 from kctsim.kernels import JIT, generator, put, rng_address, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
+from kctsim.mechanisms.network import _link_hubs_kernel
+from kctsim.mechanisms.network import _reserve as _reserve_links
+from kctsim.mechanisms.spillover import _join_kernel, hub_code
 
 _SEED_CAPITAL = KIND_CODE["seed_capital"]
 _MARKET = TYPE_CODE["market"]
@@ -102,34 +105,44 @@ def move_and_found(model) -> None:
 
 
 @njit(**JIT)
-def _seed_kernel(ints, amounts, pos, tick, rows, types_, uids, capital):
-    """Ledger rows of the investors' seed capital, one per new firm."""
+def _seed_kernel(
+    address, ints, amounts, pos, tick, rows, types_, uids, capital, hub_type, hub, member,
+    alive, n, ea, eb, et, m, trust,
+):  # fmt: skip
+    """seed_capital in one call: the investors' ledger rows, one per new firm, then
+    join_consortium and link_to_hubs on the rows. Returns (ledger length, links)."""
     for r in rows:
-        pos = put(
-            ints,
-            amounts,
-            pos,
-            tick,
-            _SEED_CAPITAL,
-            _MARKET,
-            NO_ID,
-            types_[r],
-            uids[r],
-            -1,
-            capital[r],
-        )
-    return pos
+        pos = put(ints, amounts, pos, tick, _SEED_CAPITAL, _MARKET, NO_ID, types_[r], uids[r],
+                  -1, capital[r])  # fmt: skip
+    if hub_type >= 0:
+        _join_kernel(address, rows, hub_type, types_, hub, member)
+    return pos, _link_hubs_kernel(address, rows, alive, hub, member, n, ea, eb, et, m, trust)
 
 
 def seed_capital(model, rows: np.ndarray) -> None:
     """Investors (the market) put in the new firms' starting capital."""
-    from kctsim.mechanisms import network, spillover  # imported late: no import cycle
-
     o, ledger = model.orgs, model.ledger
     ledger.reserve(len(rows))
-    ledger.n = _seed_kernel(
-        ledger.ints, ledger.amounts, ledger.n, model.tick, rows, o.type, o.uid, o.capital
+    _reserve_links(model, len(rows))  # at most one hub link per row
+    ledger.n, model.n_edges = _seed_kernel(
+        rng_address(model.rng),
+        ledger.ints,
+        ledger.amounts,
+        ledger.n,
+        model.tick,
+        rows,
+        o.type,
+        o.uid,
+        o.capital,
+        hub_code(model.levers),
+        o.hub,
+        o.member,
+        o.alive,
+        o.n,
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        float(model.levers.social_trust),
     )
-    spillover.join_consortium(model, rows)
-    network.link_to_hubs(model, rows)
     model.tick_entries += len(rows)

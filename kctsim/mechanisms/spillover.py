@@ -16,11 +16,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kctsim.config import AGENT_TYPES
+from kctsim.config import AGENT_TYPES, Levers
 from kctsim.kernels import JIT, generator, rng_address
 
 POOL_SIZE = 64  # public designs remembered per stage (most recent)
 CONSORTIUM_SHARE = 0.5  # chance an SME joins the hub's consortium
+_UNIVERSITY = AGENT_TYPES.index("university")
+_SME = AGENT_TYPES.index("sme")
 
 
 def setup(model) -> None:
@@ -42,17 +44,28 @@ def setup(model) -> None:
 
 def join_consortium(model, rows: np.ndarray) -> None:
     """Hubs are the hub type; universities join, SMEs join with CONSORTIUM_SHARE."""
-    hub_type = model.levers.consortium
-    if hub_type in ("none", "open") or len(rows) == 0:
+    hub_type = hub_code(model.levers)
+    if hub_type < 0 or len(rows) == 0:
         return
     o = model.orgs
-    types = o.type[rows]
-    hub = types == AGENT_TYPES.index(hub_type)
-    joins = hub | (types == AGENT_TYPES.index("university"))
-    sme = types == AGENT_TYPES.index("sme")
-    joins |= sme & (model.rng.random(len(rows)) < CONSORTIUM_SHARE)
-    o.hub[rows] = hub
-    o.member[rows] = joins
+    _join_kernel(rng_address(model.rng), rows, hub_type, o.type, o.hub, o.member)
+
+
+def hub_code(levers: Levers) -> int:
+    """Type code of the consortium's hubs; -1 when there is no hub-centred consortium."""
+    hub_type = levers.consortium
+    return -1 if hub_type in ("none", "open") else AGENT_TYPES.index(hub_type)
+
+
+@njit(**JIT)
+def _join_kernel(address, rows, hub_type, types, hub, member):
+    """Set hub and member of ``rows``: hubs and universities join, SMEs by a draw."""
+    rng = generator(address)
+    for r in rows:
+        t = types[r]
+        draw = rng.random()  # every row draws, whatever its type (numpy's one array draw)
+        hub[r] = t == hub_type
+        member[r] = hub[r] or t == _UNIVERSITY or (t == _SME and draw < CONSORTIUM_SHARE)
 
 
 def publish(model, rows: np.ndarray) -> None:
