@@ -214,6 +214,7 @@ class KCTModel(Model):
             capacity,
         )
         self.org_agents: list[Organisation] = []
+        self._preferences: dict[str, np.ndarray] = {}
         self._census: Census | None = None
         for type_name in AGENT_TYPES:
             self.add_organisations(type_name, counts[type_name])
@@ -293,13 +294,17 @@ class KCTModel(Model):
         return rows
 
     def _stage_preference(self, type_name: str) -> np.ndarray:
-        """A type's R&D split over the stages (equal where none is given), normalised."""
-        pref = np.asarray(
-            self.params.agent_types[type_name].stage_preference[: self.n_stages], dtype=float
-        )
-        if self.n_stages == 1 or len(pref) < self.n_stages or pref.sum() <= 0:
-            pref = np.ones(self.n_stages)
-        return pref / pref.sum()
+        """A type's R&D split over the stages (equal where none is given), normalised;
+        worked out once per type (every start-up needs it)."""
+        cached = self._preferences.get(type_name)
+        if cached is None:
+            pref = np.asarray(
+                self.params.agent_types[type_name].stage_preference[: self.n_stages], dtype=float
+            )
+            if self.n_stages == 1 or len(pref) < self.n_stages or pref.sum() <= 0:
+                pref = np.ones(self.n_stages)
+            cached = self._preferences[type_name] = pref / pref.sum()
+        return cached
 
     def population_changed(self) -> None:
         """Organisations entered or exited: row sets and fitness arrays are stale."""
