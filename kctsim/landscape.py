@@ -37,7 +37,6 @@ class NKLandscape:
         self.rng = rng
         self.size = 1 << n_bits
         designs = np.arange(self.size, dtype=np.int64)
-        bits = (designs[:, None] >> np.arange(n_bits)) & 1  # (2^N, N)
         # Each bit depends on itself and K distinct other bits (random interactions).
         self.dependencies = np.empty((n_bits, k + 1), dtype=np.int64)
         for i in range(n_bits):
@@ -45,8 +44,10 @@ class NKLandscape:
             self.dependencies[i, 0] = i
             self.dependencies[i, 1:] = rng.choice(others, size=k, replace=False)
         # Index of each design into each bit's contribution table: (N, 2^N).
-        weights = 1 << np.arange(k + 1)
-        self._index = np.stack([bits[:, dep] @ weights for dep in self.dependencies])
+        # Bit j of design x's index into bit i's table is bit dependencies[i, j] of x.
+        self._index = np.zeros((n_bits, self.size), dtype=np.int64)
+        for j in range(k + 1):
+            self._index |= ((designs >> self.dependencies[:, j, None]) & 1) << j
         self.tables = rng.random((n_bits, 1 << (k + 1)))
         self._contrib = np.take_along_axis(self.tables, self._index, axis=1)
         self.flip_masks = (1 << np.arange(n_bits)).astype(np.int64)

@@ -21,16 +21,15 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from contextlib import contextmanager
 from typing import Any
 
-from kctsim.model import compile_kernels
-
 EXECUTORS = ("sequential", "processes", "dask")
 """The executor kinds :func:`make_executor` builds."""
 
 DEFAULT_EXECUTOR = "processes"
 
 # Imported once by the fork server, so each pool worker starts warm (no second
-# import of pandas, mesa and kctsim) yet never inherits the parent's threads.
-_PRELOAD = ["kctsim.experiment.runner"]
+# import of pandas, mesa and kctsim, kernels loaded) yet never inherits the
+# parent's threads.
+_PRELOAD = ["kctsim.experiment.runner", "kctsim.experiment.warm"]
 
 
 class SequentialExecutor(Executor):
@@ -100,8 +99,6 @@ def make_executor(
         ImportError: ``dask`` requested but ``dask[distributed]`` is not installed.
     """
     check_executor(kind, workers, scheduler)
-    if kind != "sequential" and scheduler is None:
-        compile_kernels()  # workers then load them from numba's disk cache, not each compile
     if kind == "sequential":
         executor = SequentialExecutor()
         try:

@@ -1,0 +1,11 @@
+"""Preloaded by the process pool's fork server: the model's kernels, loaded once.
+
+Importing this module compiles the mechanisms' numba kernels, or loads them from
+numba's disk cache. The fork server does it once; every worker forked from it
+starts with the kernels in memory (shared pages, no load time of its own), and
+the main process of a sweep, which only stores results, never loads them.
+"""
+
+from kctsim.model import compile_kernels
+
+compile_kernels()
