@@ -28,7 +28,6 @@ from kctsim.config import (
     default_parameters,
     load_regime,
     load_technology,
-    regime_names,
     suggest,
     technology_names,
 )
@@ -383,7 +382,8 @@ _kernels_ready = False
 
 def compile_kernels() -> None:
     """Compile the mechanisms' numba kernels in this process, or load them from numba's
-    cache: a few ticks of every technology type under every preset.
+    cache: a few ticks of every technology type (kernels that only events such as an
+    exit need load when first used).
 
     Called before worker processes start (so they load the cache rather than each
     compile, about 45 s on a fresh machine) and by the test suite and benchmarks;
@@ -392,11 +392,10 @@ def compile_kernels() -> None:
     global _kernels_ready
     if _kernels_ready:
         return
-    for tech in technology_names():
-        for regime in regime_names():
-            model = KCTModel(technology=tech, regime=regime, horizon=6, rng=0)
-            while model.running:
-                model.step()
+    for tech in technology_names():  # the default regime reaches every per-tick kernel
+        model = KCTModel(technology=tech, horizon=6, rng=0)
+        while model.running:
+            model.step()
     _kernels_ready = True
 
 
