@@ -185,12 +185,6 @@ def total(a):
 
 
 @njit(**JIT)
-def mean(a: np.ndarray) -> float:
-    """``a.mean()`` of a non-empty 1-D float array (numpy's sum, then one division)."""
-    return total(a) / len(a)
-
-
-@njit(**JIT)
 def put(
     ints: np.ndarray,
     amounts: np.ndarray,

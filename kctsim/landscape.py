@@ -9,7 +9,6 @@ fitness is the raw value divided by the table's maximum (global optimum = 1).
 from __future__ import annotations
 
 from functools import cache
-from itertools import combinations
 
 import numpy as np
 from numba import njit
@@ -79,22 +78,6 @@ class NKLandscape:
     def neighbours(self, designs: np.ndarray) -> np.ndarray:
         """One-bit neighbours of each design: shape (len(designs), N)."""
         return designs[:, None] ^ self.flip_masks[None, :]
-
-    def jump_masks(self, n_flips: int) -> np.ndarray:
-        """All masks with exactly ``n_flips`` bits set (the long-jump moves)."""
-        key = ("masks", n_flips)
-        if key not in self._cache:
-            combos = np.array(list(combinations(range(self.n_bits), n_flips)), dtype=np.int64)
-            self._cache[key] = (1 << combos).sum(axis=1)
-        return self._cache[key]
-
-    def is_local_optimum(self, designs: np.ndarray) -> np.ndarray:
-        """Whether each design has no fitter one-bit neighbour (cheap for a few designs)."""
-        return self.fitness[self.neighbours(designs)].max(axis=1) < self.fitness[designs]
-
-    def reaching_neighbours(self, designs: np.ndarray, gate: float) -> np.ndarray:
-        """How many one-bit neighbours of each design reach the gate."""
-        return (self.fitness[self.neighbours(designs)] >= gate).sum(axis=1)
 
     def local_optima(self) -> np.ndarray:
         """Boolean table: no one-bit neighbour is fitter."""

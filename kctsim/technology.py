@@ -92,43 +92,11 @@ class Technology:
         _refresh_kernel(self.fitness_table(), designs, alive, n, self.gates, raw, eff, progress)
         return raw, eff, progress
 
-    def fitness(self, designs: np.ndarray) -> np.ndarray:
-        """Raw fitness of each row's design per stage; designs shape (n, stages)."""
-        return np.stack(
-            [land.fitness[designs[:, s]] for s, land in enumerate(self.landscapes)], axis=1
-        )
-
-    def caps(self, progress: np.ndarray) -> np.ndarray:
-        """How far each stage's work can count: the progress of the stage before
-        it times the stage's own gate (no cap on the first stage)."""
-        caps = np.full(self.n_stages, np.inf)
-        caps[1:] = progress[:-1] * self.gates[1:]
-        return caps
-
-    def effective(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cap each stage by the progress of the stage before it.
-
-        Args:
-            raw: raw fitness, shape (n, stages).
-
-        Returns:
-            The effective fitness (n, stages) and each stage's progress toward
-            its gate in [0, 1] (the system's best effective fitness / gate).
-        """
-        eff = raw.copy()
-        progress = np.zeros(self.n_stages)
-        cap = np.inf
-        for s in range(self.n_stages):
-            eff[:, s] = np.minimum(raw[:, s], cap)
-            best = eff[:, s].max() if len(eff) else 0.0
-            progress[s] = min(1.0, best / self.gates[s])
-            cap = progress[s] * self.gates[s + 1] if s + 1 < self.n_stages else np.inf
-        return eff, progress
-
 
 @njit(**JIT)
 def _refresh_kernel(table, designs, alive, n, gates, raw, eff, progress):
-    """Table look-ups and the chain's caps of :meth:`Technology.effective`, in one pass."""
+    """Raw fitness by table look-up; effective fitness capped stage by stage by the
+    progress of the stage before (the chain), and each stage's progress to its gate."""
     cap = np.inf
     for s in range(len(gates)):
         best = -np.inf
