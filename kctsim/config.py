@@ -360,6 +360,14 @@ class Parameters:
     values: dict[str, float]
     agent_types: dict[str, AgentTypeParams] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Each value as a plain attribute too: the mechanisms read some every tick, and
+        # __getattr__ (kept for names that clash with a field or method) costs a
+        # microsecond a read.
+        for name, value in self.values.items():
+            if not hasattr(type(self), name) and name not in self.__dataclass_fields__:
+                object.__setattr__(self, name, value)
+
     def __getattr__(self, name: str) -> Any:
         values = object.__getattribute__(self, "values")
         if name in values:

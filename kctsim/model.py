@@ -31,7 +31,7 @@ from kctsim.config import (
     suggest,
     technology_names,
 )
-from kctsim.kernels import JIT
+from kctsim.kernels import JIT, rng_address
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
     contribution,
@@ -99,6 +99,7 @@ class KCTModel(Model):
         if rng is None and scenario is not None:
             rng = getattr(scenario, "rng", None)
         seed_seq = _seed_sequence(rng)
+        self._stream_addresses: dict[str, tuple[np.random.Generator, int]] = {}
         super().__init__(rng=np.random.default_rng(seed_seq))
         self.seed_entropy = seed_seq.entropy
         self.seed_spawn_key = tuple(seed_seq.spawn_key)
@@ -354,6 +355,29 @@ class KCTModel(Model):
         return _all_stages_passed(self.raw_fitness, self.orgs.alive, self.tech.gates)
 
     # ------------------------------------------------------------- accessors
+
+    @property
+    def rng_at(self) -> int:
+        """Address of the run's Generator for the kernels (:func:`kctsim.kernels.generator`)."""
+        return self._stream_address("rng")
+
+    @property
+    def hazard_rng_at(self) -> int:
+        """Address of the hazard estimate's own Generator for the kernels."""
+        return self._stream_address("hazard_rng")
+
+    def _stream_address(self, name: str) -> int:
+        # Reading the address through ctypes costs about a microsecond and the kernels
+        # need it some ten times a tick; it is kept with the Generator it belongs to, so a
+        # replaced Generator is read afresh, and never pickled (a copy lives elsewhere).
+        rng = getattr(self, name)
+        cached = self._stream_addresses.get(name)
+        if cached is None or cached[0] is not rng:
+            cached = self._stream_addresses[name] = (rng, rng_address(rng))
+        return cached[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_stream_addresses": {}}
 
     def collaboration_graph(self) -> nx.Graph:
         """The current collaboration network as a networkx Graph keyed by unique_id.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kctsim.landscape import NKLandscape
+from kctsim.landscape import NKLandscape, linear_quantile
 
 Z = 4.0
 
@@ -157,6 +157,15 @@ def test_quantile_is_the_quantile_of_the_fitness_table():
     assert land.quantile(1.0) == 1.0
     share_above = (land.fitness >= land.quantile(0.98)).mean()
     assert share_above == pytest.approx(0.02, abs=2 / land.size)
+
+
+def test_linear_quantile_is_numpys_quantile_bit_for_bit():
+    """Start designs are those below the quantile: one ulp off could change a run."""
+    rng = np.random.default_rng(4)
+    for size in (1, 2, 3, 17, 1000, 4096):
+        for values in (rng.random(size), np.round(rng.random(size), 1)):  # with ties
+            for q in (0.0, 0.001, 0.34, 0.5, 0.98, 0.999, 1.0, *rng.random(5)):
+                assert linear_quantile(values, q) == float(np.quantile(values, q))
 
 
 @pytest.mark.parametrize("n_flips", [1, 2, 3])

@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, rng_address
+from kctsim.kernels import JIT, generator
 
 R_MAX = 0.9
 PAYOFF_MEMORY = 0.9  # weight of the past in the payoff track record (about ten quarters)
@@ -27,7 +27,7 @@ def learn(model) -> None:
     """Update every payoff track record; learners imitate a random same-type peer."""
     o, v, census = model.orgs, model.params.values, model.census()
     _learn_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         model.tick == 1,  # the track record has one quarter only: learn from the next tick on
         o.n,
         o.capital,

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import AGENT_TYPES
-from kctsim.kernels import JIT, generator, put, rng_address, total
+from kctsim.kernels import JIT, generator, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import people
 from kctsim.mechanisms.market import _reassign_kernel
@@ -157,7 +157,7 @@ def exit_and_enter(model) -> None:
         )
     ledger.reserve(len(rows) + 2)  # a payment per row and at most two treasury top-ups
     ledger.n, n_exit, n_new = _exit_and_enter_kernel(
-        rng_address(rng),
+        model.rng_at,
         rows,
         o.capital,
         o.capital0,
@@ -235,7 +235,7 @@ def remove(model, rows: np.ndarray) -> None:
     """Organisations exit: Mesa agents removed, rows kept with alive False."""
     o, sc, u = model.orgs, model.scientists, model.users
     model.n_edges = _remove_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         rows,
         model.tick,
         o.alive,

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, rng_address, total
+from kctsim.kernels import JIT, generator, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 
 GOV = TYPE_CODE["government"]
@@ -91,7 +91,7 @@ def choose_direction(model) -> None:
     """Every plan period the government picks the design it believes best,
     per stage, among those the organisations hold, by a noisy view."""
     _choose_direction_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         model.census().alive_rows,
         model.raw_fitness,
         model.orgs.design,
@@ -106,7 +106,7 @@ def allocate(model) -> None:
     rows = census.orgs  # every recipient is an alive organisation
     ledger.reserve(1 + len(rows) * (2 * model.n_stages + 1))
     ledger.n, paid, own_research = _allocate_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         model.tick,
         model.horizon,
         model.params.values["budget"],

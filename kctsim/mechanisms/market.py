@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, rng_address, total
+from kctsim.kernels import JIT, generator, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 
 USER = TYPE_CODE["user"]
@@ -45,7 +45,7 @@ def reassign_suppliers(model, user_rows: np.ndarray) -> None:
         return
     o, u = model.orgs, model.users
     _reassign_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         np.ascontiguousarray(user_rows, dtype=np.int64),
         o.alive,
         o.sells,
@@ -133,7 +133,7 @@ def trade(model) -> None:
     v, sellers = model.params.values, census.sellers
     ledger.reserve(2 * len(census.alive_rows) + 3 * len(sellers) + u.n)
     ledger.n, model.tick_adoptions = _trade_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         model.tick,
         census.alive_rows,
         sellers,

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import AGENT_TYPES
-from kctsim.kernels import JIT, generator, rng_address, total
+from kctsim.kernels import JIT, generator, total
 
 GOV = AGENT_TYPES.index("government")
 
@@ -68,7 +68,7 @@ def link_to_hubs(model, rows: np.ndarray) -> None:
     o = model.orgs
     _reserve(model, len(rows))  # at most one link per row
     model.n_edges = _link_hubs_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         rows,
         o.alive,
         o.hub,
@@ -178,7 +178,7 @@ def evolve(model) -> None:
     nodes = model.census().orgs
     _reserve(model, len(nodes))  # at most one new link per seeker
     model.n_edges = _evolve_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         model.edge_a,
         model.edge_b,
         model.edge_trust,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, rng_address, total
+from kctsim.kernels import JIT, generator, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms.network import _link_hubs_kernel
 from kctsim.mechanisms.network import _reserve as _reserve_links
@@ -76,7 +76,7 @@ def move_and_found(model) -> None:
     if look is None or len(look) < sc.n:
         look = model._look = np.empty(sc.n, dtype=bool)
     _move_kernel(
-        rng_address(rng),
+        model.rng_at,
         sc.employer,
         sc.n,
         employable_rows(model),
@@ -125,7 +125,7 @@ def seed_capital(model, rows: np.ndarray) -> None:
     ledger.reserve(len(rows))
     _reserve_links(model, len(rows))  # at most one hub link per row
     ledger.n, model.n_edges = _seed_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         ledger.ints,
         ledger.amounts,
         ledger.n,

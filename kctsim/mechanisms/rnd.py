@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, rng_address, total
+from kctsim.kernels import JIT, generator, put, total
 from kctsim.landscape import NKLandscape
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import hazard, spillover
@@ -62,8 +62,8 @@ def research(model) -> None:
         n_innovation,
         n_discoveries,
     ) = _research_kernel(
-        rng_address(model.rng),
-        rng_address(model.hazard_rng),
+        model.rng_at,
+        model.hazard_rng_at,
         do_hazard,
         n,
         S,

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import AGENT_TYPES, Levers
-from kctsim.kernels import JIT, generator, rng_address
+from kctsim.kernels import JIT, generator
 
 POOL_SIZE = 64  # public designs remembered per stage (most recent)
 CONSORTIUM_SHARE = 0.5  # chance an SME joins the hub's consortium
@@ -48,7 +48,7 @@ def join_consortium(model, rows: np.ndarray) -> None:
     if hub_type < 0 or len(rows) == 0:
         return
     o = model.orgs
-    _join_kernel(rng_address(model.rng), rows, hub_type, o.type, o.hub, o.member)
+    _join_kernel(model.rng_at, rows, hub_type, o.type, o.hub, o.member)
 
 
 def hub_code(levers: Levers) -> int:
@@ -120,7 +120,7 @@ def spread(model) -> None:
     o, lev = model.orgs, model.levers
     visible, visible_row = _visible_buffers(model)
     model.tick_leaks = _spread_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         o.n,
         model.changed,
         o.alive,
@@ -173,7 +173,7 @@ def update_visibility(model) -> None:
     o, lev = model.orgs, model.levers
     visible, visible_row = _visible_buffers(model)
     _visibility_kernel(
-        rng_address(model.rng),
+        model.rng_at,
         o.n,
         o.alive,
         o.member,
