@@ -14,6 +14,8 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from mesa.datacollection import DataCollector
 
 
@@ -37,3 +39,20 @@ class MetricsCollector(DataCollector):
         self._collection_steps.append(model.time)
         for column, value in zip(self._columns, self._read(model), strict=False):
             column.append(value)
+
+    def arrays(self) -> dict[str, np.ndarray] | None:
+        """Each model variable's values as a numpy array (the dtype pandas would infer
+        from the list, in a fraction of the time); None unless every column holds numbers."""
+        columns = self.model_vars
+        if not all(columns.values()) or not all(
+            isinstance(v[0], int | float | np.number) for v in columns.values()
+        ):
+            return None
+        return {name: np.asarray(values) for name, values in columns.items()}
+
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """Mesa's table of the model variables (built from :meth:`arrays`)."""
+        arrays = self.arrays()
+        if arrays is None:
+            return super().get_model_vars_dataframe()
+        return pd.DataFrame(arrays)

@@ -8,6 +8,8 @@ construction and checkable against the agents' capital (MODEL.md section 7).
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pandas as pd
 
@@ -118,7 +120,7 @@ class Ledger:
     def frame(self) -> pd.DataFrame:
         """The ledger as a tidy DataFrame with categorical type and kind columns."""
         tick, kind, ft, fi, tt, ti, st, amount = self.arrays()
-        types = pd.CategoricalDtype(ACCOUNT_TYPES)
+        types, kinds = _categories()
         return pd.DataFrame(
             {
                 "tick": tick,
@@ -126,7 +128,7 @@ class Ledger:
                 "from_id": fi,
                 "to_type": pd.Categorical.from_codes(tt, dtype=types),
                 "to_id": ti,
-                "kind": pd.Categorical.from_codes(kind, dtype=pd.CategoricalDtype(KINDS)),
+                "kind": pd.Categorical.from_codes(kind, dtype=kinds),
                 "stage": st,
                 "amount": amount,
             }
@@ -160,3 +162,10 @@ def funding_by_stage(ledger: pd.DataFrame) -> pd.DataFrame:
     )
     shares = table.div(table.sum(axis=1), axis=0)
     return shares.rename(columns=lambda s: f"stage_{s + 1}_share").reset_index()
+
+
+@cache
+def _categories() -> tuple[pd.CategoricalDtype, pd.CategoricalDtype]:
+    """The account types and kinds as categorical dtypes (made once: a run's ledger
+    frame had spent a millisecond on making them)."""
+    return pd.CategoricalDtype(ACCOUNT_TYPES), pd.CategoricalDtype(KINDS)

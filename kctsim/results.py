@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,10 @@ def collect_results(model: KCTModel, seed: int | None = None) -> RunResults:
 
 def metrics_frame(model: KCTModel) -> pd.DataFrame:
     """The DataCollector's per-tick table with ``tick`` as the first, integer column."""
+    arrays = model.datacollector.arrays()
+    if arrays is not None and "tick" in arrays:
+        tick = arrays.pop("tick").astype("int64")
+        return pd.DataFrame({"tick": tick, **arrays})
     raw = model.datacollector.get_model_vars_dataframe()
     if "tick" in raw.columns:
         frame = raw.reset_index(drop=True)  # drop Mesa's Step/Range index
@@ -166,56 +171,91 @@ def spillover_frame(matrix: np.ndarray) -> pd.DataFrame:
             f"(rows {', '.join(sources)}; columns {', '.join(AGENT_TYPES)}), got {matrix.shape}"
         )
     src, rcv = np.meshgrid(np.arange(len(sources)), np.arange(len(AGENT_TYPES)), indexing="ij")
+    source_types, receiver_types = _spillover_categories()
     return pd.DataFrame(
         {
-            "source_type": pd.Categorical.from_codes(
-                src.ravel(), dtype=pd.CategoricalDtype(sources)
-            ),
-            "receiver_type": pd.Categorical.from_codes(
-                rcv.ravel(), dtype=pd.CategoricalDtype(AGENT_TYPES)
-            ),
+            "source_type": pd.Categorical.from_codes(src.ravel(), dtype=source_types),
+            "receiver_type": pd.Categorical.from_codes(rcv.ravel(), dtype=receiver_types),
             "gain": matrix.ravel(),
         }
     )
+
+
+@cache
+def _spillover_categories() -> tuple[pd.CategoricalDtype, pd.CategoricalDtype]:
+    """Source and receiver types as categorical dtypes (made once per process)."""
+    return pd.CategoricalDtype((*AGENT_TYPES, FOREIGN)), pd.CategoricalDtype(AGENT_TYPES)
 
 
 def summary_frame(
     model: KCTModel, metrics: pd.DataFrame, ledger: pd.DataFrame, seed: int | None
 ) -> pd.DataFrame:
     """One row condensing the run (see the module constants for how each metric is reduced)."""
-    last = metrics.iloc[-1]
-    later = metrics[metrics["tick"] >= 1]
+    # Reduced with numpy on the columns' arrays, by pandas' own rules (_sum, _mean):
+    # a sweep makes one summary per run, and pandas' per-Series overhead made it cost
+    # about as much as the run itself.
+    arrays: dict[str, np.ndarray] = {}
 
-    def column(name: str) -> pd.Series:
-        if name in metrics.columns:
-            return metrics[name]
-        # A renamed metric should not kill a long sweep; the test suite catches it.
-        warnings.warn(f"summary: metric {name!r} is missing from the run", stacklevel=3)
-        return pd.Series(np.nan, index=metrics.index)
+    def column(name: str) -> np.ndarray:
+        if name not in arrays:
+            if name in metrics.columns:
+                arrays[name] = metrics[name].to_numpy()
+            else:
+                # A renamed metric should not kill a long sweep; the test suite catches it.
+                warnings.warn(f"summary: metric {name!r} is missing from the run", stacklevel=3)
+                arrays[name] = np.full(len(metrics), np.nan)
+        return arrays[name]
 
-    broke = bool(column("breakthrough").iloc[-1] == 1)
+    later = column("tick") >= 1
+    broke = bool(column("breakthrough")[-1] == 1)
     at_risk = column("at_risk") == 1
     row: dict[str, Any] = {
         "technology": str(model.tech_spec.name),
         "regime": str(model.regime_name),
         "seed": _int64_or_na(seed),
         "horizon": int(model.horizon),
-        "ticks_run": int(last["tick"]),
+        "ticks_run": int(column("tick")[-1]),
         "broke_through": broke,
-        "breakthrough_tick": float(column("breakthrough_tick").iloc[-1]) if broke else math.nan,
-        "p_breakthrough": float(column("p_breakthrough").iloc[-1]),
-        "expected_breakthroughs": float(column("hazard")[at_risk].sum()),
+        "breakthrough_tick": float(column("breakthrough_tick")[-1]) if broke else math.nan,
+        "p_breakthrough": float(column("p_breakthrough")[-1]),
+        "expected_breakthroughs": _sum(column("hazard")[at_risk]),
     }
-    row |= {name: float(column(name).iloc[-1]) for name in SUMMARY_LAST}
-    row |= {name: float(column(name)[later.index].mean()) for name in SUMMARY_MEAN_AFTER_START}
-    row |= {new: float(column(name).sum()) for name, new in SUMMARY_TOTALS.items()}
-    row |= {name: float(last[name]) for name in metrics.columns if name.startswith(STAGE_PREFIXES)}
+    row |= {name: float(column(name)[-1]) for name in SUMMARY_LAST}
+    row |= {name: _mean(column(name)[later]) for name in SUMMARY_MEAN_AFTER_START}
+    row |= {new: _sum(column(name)) for name, new in SUMMARY_TOTALS.items()}
+    row |= {name: float(column(name)[-1]) for name in metrics if name.startswith(STAGE_PREFIXES)}
     flows = ledger.groupby("kind", observed=False)["amount"].sum()  # every kind, 0 if absent
     row |= {f"flow_{kind}": float(amount) for kind, amount in flows.items()}
-    frame = pd.DataFrame({k: [v] for k, v in row.items()})
-    # Nullable so every summary has the same dtype, whether or not the seed is known.
-    frame["seed"] = frame["seed"].astype("Int64")
-    return frame
+    # Numbers as one-value arrays (a list would make pandas infer each column's type);
+    # the seed nullable, so every summary has the same dtype whether or not it is known.
+    columns = {
+        name: pd.array([value], dtype="Int64")
+        if name == "seed"
+        else np.array([value])
+        if isinstance(value, bool | int | float)
+        else [value]
+        for name, value in row.items()
+    }
+    return pd.DataFrame(columns)
+
+
+def _sum(values: np.ndarray) -> float:
+    """``pd.Series(values).sum()``: NaN counts as 0; integers and flags summed as int64."""
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        return float(np.where(missing, 0.0, values).sum() if missing.any() else values.sum())
+    return float(values.sum(dtype=np.int64))
+
+
+def _mean(values: np.ndarray) -> float:
+    """``pd.Series(values).mean()``: NaNs left out; NaN when nothing is left."""
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+        count = len(values) - int(missing.sum())
+        total = np.where(missing, 0.0, values).sum() if missing.any() else values.sum()
+    else:
+        count, total = len(values), values.sum(dtype=np.float64)
+    return float(total / count) if count > 0 else math.nan
 
 
 def software_versions() -> dict[str, str]:
