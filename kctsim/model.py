@@ -31,7 +31,7 @@ from kctsim.config import (
     suggest,
     technology_names,
 )
-from kctsim.kernels import JIT, rng_address
+from kctsim.kernels import JIT, generator, rng_address
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
     contribution,
@@ -215,6 +215,7 @@ class KCTModel(Model):
         )
         self.org_agents: list[Organisation] = []
         self._preferences: dict[str, np.ndarray] = {}
+        self._templates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._census: Census | None = None
         for type_name in AGENT_TYPES:
             self.add_organisations(type_name, counts[type_name])
@@ -258,9 +259,7 @@ class KCTModel(Model):
         cls = ORGANISATION_CLASSES[type_name]
         agents = [cls(self, row) for row in range(new.start, new.stop)]
         self.org_agents.extend(agents)
-        o.alive[new] = True
-        o.type[new] = AGENT_TYPES.index(type_name)
-        o.uid[new] = [a.unique_id for a in agents]
+        uids = np.fromiter((a.unique_id for a in agents), dtype=np.int64, count=n)
         if designs is None:
             for s in range(self.n_stages):
                 o.design[new, s] = self.tech.start_designs(
@@ -268,30 +267,39 @@ class KCTModel(Model):
                 )
         else:
             o.design[new] = designs
-        # Contributions start spread around the type's mean, so that payoff-driven
-        # learning has variation to act on.
-        r0 = (
-            tp.contribution * self.rng.uniform(0.5, 1.5, n)
-            if tp.learns_contribution
-            else tp.contribution
-        )
-        o.r[new] = o.r0[new] = r0
-        o.capital[new] = o.capital0[new] = o.capital_prev[new] = tp.capital
-        o.exploration[new] = tp.exploration
-        o.absorption[new] = tp.absorptive_capacity
-        o.efficiency[new] = tp.rnd_efficiency
-        o.premium[new] = tp.premium
-        o.base_revenue[new] = tp.base_revenue
-        o.operating_cost[new] = tp.operating_cost
-        o.learns[new] = tp.learns_contribution
-        o.publishes[new] = tp.publishes
-        o.sells[new] = tp.sells
-        o.soft_budget[new] = tp.soft_budget
-        o.stage_pref[new] = self._stage_preference(type_name)
-        o.born[new] = self.steps
-        o.died[new] = -1
+        values, flags, preference = self._type_template(type_name)
+        _start_rows(
+            self.rng_at, new.start, new.stop, AGENT_TYPES.index(type_name), uids,
+            tp.contribution, values, flags, preference, self.steps, o.alive, o.type, o.uid, o.r,
+            o.r0,
+            o.capital, o.capital0, o.capital_prev, o.exploration, o.absorption, o.efficiency,
+            o.premium, o.base_revenue, o.operating_cost, o.learns, o.publishes, o.sells,
+            o.soft_budget, o.stage_pref, o.born, o.died,
+        )  # fmt: skip
         self.population_changed()
         return rows
+
+    def _type_template(self, type_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A type's starting values, flags and stage preference, in :func:`_start_rows`'s
+        order (worked out once per type: start-ups and entries need them all run long)."""
+        cached = self._templates.get(type_name)
+        if cached is None:
+            tp = self.params.agent_types[type_name]
+            values = np.array(
+                [
+                    tp.capital,
+                    tp.exploration,
+                    tp.absorptive_capacity,
+                    tp.rnd_efficiency,
+                    tp.premium,
+                    tp.base_revenue,
+                    tp.operating_cost,
+                ],
+                dtype=float,
+            )
+            flags = np.array([tp.learns_contribution, tp.publishes, tp.sells, tp.soft_budget])
+            cached = self._templates[type_name] = (values, flags, self._stage_preference(type_name))
+        return cached
 
     def _stage_preference(self, type_name: str) -> np.ndarray:
         """A type's R&D split over the stages (equal where none is given), normalised;
@@ -399,6 +407,38 @@ def _all_stages_passed(raw: np.ndarray, alive: np.ndarray, gates: np.ndarray) ->
         if not passed:
             return False
     return True
+
+
+@njit(**JIT)
+def _start_rows(
+    address, start, stop, type_code, uids, contribution, values, flags, preference, tick, alive,
+    type_, uid, r, r_start, capital, capital0, capital_prev, exploration, absorption, efficiency,
+    premium, base_revenue, operating_cost, learns, publishes, sells, soft_budget, stage_pref,
+    born, died,
+):  # fmt: skip
+    """The new rows start..stop-1 of the organisation table: alive, of the type, with
+    its starting values (one call: some twenty column writes from Python cost more
+    than the rest of an entry)."""
+    rng = generator(address)
+    for k in range(stop - start):
+        i = start + k
+        alive[i] = True
+        type_[i] = type_code
+        uid[i] = uids[k]
+        # Learners' contributions start spread around the type's mean, so that
+        # payoff-driven learning has variation to act on (numpy's uniform(0.5, 1.5, n)).
+        r[i] = r_start[i] = contribution * rng.uniform(0.5, 1.5) if flags[0] else contribution
+        capital[i] = capital0[i] = capital_prev[i] = values[0]
+        exploration[i] = values[1]
+        absorption[i] = values[2]
+        efficiency[i] = values[3]
+        premium[i] = values[4]
+        base_revenue[i] = values[5]
+        operating_cost[i] = values[6]
+        learns[i], publishes[i], sells[i], soft_budget[i] = flags[0], flags[1], flags[2], flags[3]
+        stage_pref[i] = preference
+        born[i] = tick
+        died[i] = -1
 
 
 _kernels_ready = False

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import TechnologyType
-from kctsim.kernels import JIT
+from kctsim.kernels import JIT, generator, rng_address
 from kctsim.landscape import NKLandscape
 
 
@@ -43,6 +43,8 @@ class Technology:
         self.cost_multiplier = spec.cost_multiplier
         self._turbulence = spec.turbulence  # read every tick
         self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
+        self._far: dict[tuple[int, int], np.ndarray] = {}  # (stage, bits) -> mask
+        self._address: tuple[np.random.Generator, int] | None = None
         self._table_revision = -1  # NKLandscape.revisions when the table was built
         self._table = np.zeros((self.n_stages, max(land.size for land in self.landscapes)))
 
@@ -55,13 +57,34 @@ class Technology:
         if self._start_pool.get(stage, (None,))[0] != key:
             ok = land.fitness < land.quantile(below_quantile)
             if self.frontier[stage] >= 0:
-                dist = np.bitwise_count(np.arange(land.size) ^ self.frontier[stage])
-                far = dist >= int(np.ceil(min_distance * land.n_bits))
+                far = self._far_from_frontier(stage, int(np.ceil(min_distance * land.n_bits)))
                 if (ok & far).any():
                     ok &= far
             self._start_pool[stage] = (key, np.flatnonzero(ok))
         pool = self._start_pool[stage][1]
-        return pool[self.rng.integers(len(pool), size=n)].astype(np.int64)
+        # = pool[self.rng.integers(len(pool), size=n)], the same draws, compiled: after a
+        # tick numpy's integers() ran several times slower than on its own.
+        return _draw(self._rng_at(), pool, n)
+
+    def _rng_at(self) -> int:
+        cached = self._address
+        if cached is None or cached[0] is not self.rng:
+            cached = self._address = (self.rng, rng_address(self.rng))
+        return cached[1]
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_address": None}  # a copy has its own Generator
+
+    def _far_from_frontier(self, stage: int, min_bits: int) -> np.ndarray:
+        """Designs at least ``min_bits`` bits from the stage's frontier design (which
+        turbulence does not move, so the mask is made once)."""
+        key = (stage, min_bits)
+        far = self._far.get(key)
+        if far is None:
+            size = self.landscapes[stage].size
+            distance = np.bitwise_count(np.arange(size) ^ self.frontier[stage])
+            far = self._far[key] = distance >= min_bits
+        return far
 
     def turbulence(self) -> bool:
         """With the type's probability, redraw one bit of each stage. True if any changed."""
@@ -91,6 +114,12 @@ class Technology:
         progress = np.empty(self.n_stages)
         _refresh_kernel(self.fitness_table(), designs, alive, n, self.gates, raw, eff, progress)
         return raw, eff, progress
+
+
+@njit(**JIT)
+def _draw(address, pool, n):
+    """``n`` designs drawn from ``pool`` with replacement, by the Generator at ``address``."""
+    return pool[generator(address).integers(0, len(pool), size=n)]
 
 
 @njit(**JIT)

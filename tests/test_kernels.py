@@ -57,6 +57,30 @@ def test_kernel_draws_continue_numpys_stream():
         assert ours.random() == theirs.random()
 
 
+def test_compiled_array_draws_equal_numpys_calls():
+    """Start designs and start contributions are drawn in kernels, as numpy drew them:
+    integers(k, size=n) and uniform(a, b, n) in one call."""
+    from kctsim.technology import _draw
+
+    pool = np.arange(3, 9000, 7)
+    ours, theirs = np.random.default_rng(5), np.random.default_rng(5)
+    for n in (1, 2, 40):
+        assert np.array_equal(
+            _draw(rng_address(ours), pool, n), pool[theirs.integers(len(pool), size=n)]
+        )
+        assert np.array_equal(_uniforms(rng_address(ours), n), theirs.uniform(0.5, 1.5, n))
+    assert ours.random() == theirs.random()
+
+
+@njit
+def _uniforms(address, n):
+    rng = generator(address)
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = rng.uniform(0.5, 1.5)
+    return out
+
+
 @njit
 def _book(ints, amounts, pos, values):
     for v in values:
