@@ -128,8 +128,10 @@ def best(name: str, scale: int, runs: list[tuple[float, float, int]], ticks: int
 
 def compare(
     scale: int, ticks: int, repeats: int, tech: str, regime: str, seed: int
-) -> tuple[Result, Result]:
-    """Best of ``repeats`` of KCTModel and of Boltzmann at the same size, taking turns."""
+) -> tuple[Result, Result, float]:
+    """Best of ``repeats`` of KCTModel and of Boltzmann at the same size, taking turns,
+    and the median over the turns of the two models' throughput ratio (each turn's
+    runs are seconds apart at most, so a slow spell of the machine falls on both)."""
     kct_build = kct_builder(scale, ticks, tech, regime, seed)
     kct_runs = [time_run(kct_build, ticks)]
     n = max(1, round(kct_runs[0][2] / ticks))  # the same agent count for Boltzmann
@@ -138,7 +140,15 @@ def compare(
     for _ in range(repeats - 1):
         kct_runs.append(time_run(kct_build, ticks))
         boltz_runs.append(time_run(boltz_build, ticks))
-    return best("kctsim", scale, kct_runs, ticks), best("boltzmann", scale, boltz_runs, ticks)
+    ratios = [
+        (k_steps / k_s) / (b_steps / b_s)
+        for (_, k_s, k_steps), (_, b_s, b_steps) in zip(kct_runs, boltz_runs, strict=True)
+    ]
+    return (
+        best("kctsim", scale, kct_runs, ticks),
+        best("boltzmann", scale, boltz_runs, ticks),
+        float(np.median(ratios)),
+    )
 
 
 def kct_builder(
@@ -166,13 +176,8 @@ def boltzmann_builder(n: int, seed: int) -> Callable[[], BoltzmannWealth]:
 # The phases of KCTModel.step, in tick order: (label, owner of the function, its name).
 PHASES = (
     ("technology changes", kct_model.KCTModel, "technology_changes"),
-    ("funding.allocate", kct_model.funding, "allocate"),
-    ("market.trade", kct_model.market, "trade"),
-    ("contribution.learn", kct_model.contribution, "learn"),
-    ("rnd.research", kct_model.rnd, "research"),
-    ("spillover.spread", kct_model.spillover, "spread"),
-    ("network.evolve", kct_model.network, "evolve"),
-    ("people.move_and_found", kct_model.people, "move_and_found"),
+    ("steps 1-5 (compiled)", kct_model.compiled_tick, "advance"),
+    ("people.found_startups", kct_model.people, "found_startups"),
     ("demography.exit_and_enter", kct_model.demography, "exit_and_enter"),
     ("measure", kct_model, "measure"),
 )
@@ -287,11 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         print_phases(args.regime, args.seed, 5 if not args.quick else 3)
 
     results: list[Result] = []
-    pairs: list[tuple[Result, Result]] = []
+    pairs: list[tuple[Result, Result, float]] = []
     for scale, repeats in plan:
-        kct, boltz = compare(scale, args.ticks, repeats, args.tech, args.regime, args.seed)
+        kct, boltz, turn_ratio = compare(
+            scale, args.ticks, repeats, args.tech, args.regime, args.seed
+        )
         results += [kct, boltz]
-        pairs.append((kct, boltz))
+        pairs.append((kct, boltz, turn_ratio))
         print(
             f"  done {scale}x: kctsim {kct.steps_per_s:,.0f}/s, "
             f"boltzmann {boltz.steps_per_s:,.0f}/s",
@@ -301,12 +308,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(results)
     print()
-    for kct, boltz in pairs:
+    for kct, boltz, turn_ratio in pairs:
         print(
             f"ratio kctsim / Boltzmann agent-steps/s at {kct.scale}x: "
-            f"{kct.steps_per_s / boltz.steps_per_s:.2f}x"
+            f"best / best {kct.steps_per_s / boltz.steps_per_s:.2f}x, "
+            f"median over {kct.repeats} turns {turn_ratio:.2f}x"
         )
-    kcts = [k for k, _ in pairs]
+    kcts = [k for k, _, _ in pairs]
     costs = [k.ms_per_tick_per_1k for k in kcts]
     print(
         "KCTModel ms per tick per 1000 agents: "
@@ -315,10 +323,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
 
-    kct1, boltz1 = pairs[0]
+    kct1, boltz1, turn_ratio1 = pairs[0]
     print(
         "kctsim / Boltzmann agent-steps/s ratio at default size: "
-        f"{kct1.steps_per_s / boltz1.steps_per_s:.1f}x (goal >= 10x)"
+        f"{turn_ratio1:.1f}x, median over the turns (best / best "
+        f"{kct1.steps_per_s / boltz1.steps_per_s:.1f}x) (goal >= 10x)"
     )
     last = kcts[-1]
     note = "" if last.scale == 100 else " (100x skipped with --quick)"

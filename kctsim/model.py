@@ -1,7 +1,8 @@
 """KCTModel: the Mesa model of key-core-technology breakthrough (MODEL.md).
 
 One tick is a quarter. The order of a tick (MODEL.md section 4) is written in
-:meth:`KCTModel.step`; each line calls one mechanism module.
+:meth:`KCTModel.step`: steps 1-5 in one compiled call (:mod:`kctsim.compiled_tick`,
+which calls each mechanism's kernel in turn), then one line per mechanism module.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 from mesa import Model
 from numba import njit
 
+from kctsim import compiled_tick
 from kctsim.agents import ORGANISATION_CLASSES, Organisation, Scientist, User
 from kctsim.collector import MetricsCollector
 from kctsim.config import (
@@ -34,18 +36,16 @@ from kctsim.config import (
 from kctsim.kernels import JIT, generator, rng_address
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
-    contribution,
     demography,
     funding,
     market,
     network,
     people,
-    rnd,
     spillover,
 )
 from kctsim.metrics import measure, model_reporters, reset_tick_counters
 from kctsim.population import Census, Table
-from kctsim.technology import Technology
+from kctsim.technology import Technology, all_stages_passed
 
 POPULATION_KEYS = {
     "leader_firm": "n_leader_firms",
@@ -331,13 +331,11 @@ class KCTModel(Model):
         """One quarter, in the order of MODEL.md section 4."""
         self.tick = self.steps  # Mesa has already advanced `steps` for this call
         self.technology_changes()
-        funding.allocate(self)  # 1. the government allocates its budget
-        market.trade(self)  # 2. users adopt and pay; revenue and premium
-        contribution.learn(self)  # 3a. contributions r move toward better-paid peers
-        rnd.research(self)  # 3b. R&D: success, imitation or search; hazard
-        spillover.spread(self)  # 4. knowledge spills to partners and the public
-        network.evolve(self)  # 5. trust and links change
-        people.move_and_found(self)  # 5. scientists move; start-ups after discoveries
+        # 1-5 in one compiled call (kctsim.compiled_tick): the government allocates its
+        # budget; users adopt and pay; contributions r move toward better-paid peers;
+        # R&D and the hazard; knowledge spills; trust and links change; scientists move.
+        compiled_tick.advance(self)
+        people.found_startups(self)  # 5. start-ups after discoveries
         demography.exit_and_enter(self)  # 6. exit unless rescued; entry
         measure(self)  # 7. metrics
         self.datacollector.collect(self)
@@ -360,7 +358,7 @@ class KCTModel(Model):
 
     def all_stages_passed(self) -> bool:
         """Breakthrough: on every stage some alive organisation holds a design past the gate."""
-        return _all_stages_passed(self.raw_fitness, self.orgs.alive, self.tech.gates)
+        return all_stages_passed(self.raw_fitness, self.orgs.alive, self.tech.gates)
 
     # ------------------------------------------------------------- accessors
 
@@ -394,19 +392,6 @@ class KCTModel(Model):
         model's edge arrays (the hot path never touches networkx).
         """
         return network.to_networkx(self)
-
-
-@njit(**JIT)
-def _all_stages_passed(raw: np.ndarray, alive: np.ndarray, gates: np.ndarray) -> bool:
-    for s in range(len(gates)):
-        passed = False
-        for i in range(raw.shape[0]):
-            if alive[i] and raw[i, s] >= gates[s]:
-                passed = True
-                break
-        if not passed:
-            return False
-    return True
 
 
 @njit(**JIT)

@@ -123,6 +123,20 @@ def _draw(address, pool, n):
 
 
 @njit(**JIT)
+def all_stages_passed(raw: np.ndarray, alive: np.ndarray, gates: np.ndarray) -> bool:
+    """Breakthrough: on every stage some alive row's raw fitness is past the gate."""
+    for s in range(len(gates)):
+        passed = False
+        for i in range(raw.shape[0]):
+            if alive[i] and raw[i, s] >= gates[s]:
+                passed = True
+                break
+        if not passed:
+            return False
+    return True
+
+
+@njit(**JIT)
 def _refresh_kernel(table, designs, alive, n, gates, raw, eff, progress):
     """Raw fitness by table look-up; effective fitness capped stage by stage by the
     progress of the stage before (the chain), and each stage's progress to its gate."""

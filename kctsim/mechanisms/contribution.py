@@ -23,27 +23,6 @@ R_MAX = 0.9
 PAYOFF_MEMORY = 0.9  # weight of the past in the payoff track record (about ten quarters)
 
 
-def learn(model) -> None:
-    """Update every payoff track record; learners imitate a random same-type peer."""
-    o, v, census = model.orgs, model.params.values, model.census()
-    _learn_kernel(
-        model.rng_at,
-        model.tick == 1,  # the track record has one quarter only: learn from the next tick on
-        o.n,
-        o.capital,
-        o.capital_prev,
-        o.capital0,
-        o.payoff,
-        o.r,
-        census.learners_by_type,
-        census.peer_start,
-        census.peer_count,
-        v["fermi_temperature"],
-        v["learning_rate"],
-        v["mutation"],
-    )
-
-
 @njit(**JIT)
 def _learn_kernel(
     address, first, n, capital, capital_prev, capital0, payoff, r, learners, peer_start,

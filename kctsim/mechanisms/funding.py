@@ -58,7 +58,7 @@ def stage_need(progress: np.ndarray) -> np.ndarray:
     return need
 
 
-def _fixed_split(model) -> np.ndarray:
+def fixed_split(model) -> np.ndarray:
     """The levers' fixed stage weights for this chain, normalised (cached per levers)."""
     weights = model.levers.stage_weights
     if model.fixed_split[0] is not weights:
@@ -79,7 +79,7 @@ def stage_split(model) -> np.ndarray:
         model.allocation_progress,
         model.stage_need,
         model.stage_split,
-        _fixed_split(model),
+        fixed_split(model),
         model.levers.bottleneck_following,
         model.split_progress is None,
     )
@@ -98,53 +98,6 @@ def choose_direction(model) -> None:
         model.levers.selection_noise,
         model.direction,
     )
-
-
-def allocate(model) -> None:
-    """Spend this tick's budget; record every transfer in the ledger."""
-    o, lev, ledger, census = model.orgs, model.levers, model.ledger, model.census()
-    rows = census.orgs  # every recipient is an alive organisation
-    ledger.reserve(1 + len(rows) * (2 * model.n_stages + 1))
-    ledger.n, paid, own_research = _allocate_kernel(
-        model.rng_at,
-        model.tick,
-        model.horizon,
-        model.params.values["budget"],
-        model.params.values["block_grant_share"],
-        model.budget_profile,
-        model.government_row,
-        o.n,
-        rows,
-        census.alive_rows,
-        o.type,
-        o.uid,
-        o.member,
-        o.own_rnd,
-        o.design,
-        o.capital,
-        o.grant,
-        o.gov_money,
-        model.raw_fitness,
-        model.effective_fitness,
-        model.direction,
-        model.stage_progress,
-        model.allocation_progress,
-        model.stage_need,
-        model.stage_split,
-        _fixed_split(model),
-        lev.bottleneck_following,
-        model.split_progress is None,
-        lev.selection_noise,
-        lev.targeted_share,
-        TYPE_CODE.get(lev.core_subject, -1),
-        lev.matching_ratio,
-        ledger.ints,
-        ledger.amounts,
-        ledger.n,
-    )
-    model.split_progress = model.allocation_progress
-    model.tick_gov_money = paid + own_research
-    model.cum_gov_money += model.tick_gov_money
 
 
 # ------------------------------------------------------------------------ kernels

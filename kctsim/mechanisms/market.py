@@ -127,45 +127,6 @@ def usable(model) -> bool:
     return _usable(model.effective_fitness, model.params.usable_fraction * model.tech.gates[-1])
 
 
-def trade(model) -> None:
-    """Revenue, costs, premium, benefit sharing, Bass adoption and users' payments."""
-    o, u, ledger, census = model.orgs, model.users, model.ledger, model.census()
-    v, sellers = model.params.values, census.sellers
-    ledger.reserve(2 * len(census.alive_rows) + 3 * len(sellers) + u.n)
-    ledger.n, model.tick_adoptions = _trade_kernel(
-        model.rng_at,
-        model.tick,
-        census.alive_rows,
-        sellers,
-        o.n,
-        o.alive,
-        o.type,
-        o.uid,
-        o.capital,
-        o.base_revenue,
-        o.operating_cost,
-        o.premium,
-        o.member,
-        o.hub,
-        o.own_rnd,
-        model.effective_fitness,
-        v["market_size"],
-        v["market_temperature"],
-        model.levers.result_sharing,
-        v["usable_fraction"] * model.tech.gates[-1],
-        v["bass_p"],
-        v["bass_q"],
-        v["price"],
-        u.n,
-        u.supplier,
-        u.adopted,
-        u.uid,
-        ledger.ints,
-        ledger.amounts,
-        ledger.n,
-    )
-
-
 # ------------------------------------------------------------------------ kernels
 
 

@@ -51,7 +51,7 @@ def edges(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return model.edge_a[:m], model.edge_b[:m], model.edge_trust[:m]
 
 
-def _reserve(model, extra: int) -> None:
+def reserve(model, extra: int) -> None:
     """Make room for ``extra`` more links (the buffers at least double when they grow)."""
     m, cap = model.n_edges, len(model.edge_a)
     if m + extra > cap:
@@ -66,7 +66,7 @@ def _reserve(model, extra: int) -> None:
 def link_to_hubs(model, rows: np.ndarray) -> None:
     """Link consortium members among ``rows`` (newcomers) to a random hub each."""
     o = model.orgs
-    _reserve(model, len(rows))  # at most one link per row
+    reserve(model, len(rows))  # at most one link per row
     model.n_edges = _link_hubs_kernel(
         model.rng_at,
         rows,
@@ -116,7 +116,7 @@ def _add_links(model, a: np.ndarray, b: np.ndarray, trust: float) -> None:
     """Add links, dropping self-loops and links that already exist."""
     if len(a) == 0:
         return
-    _reserve(model, len(a))
+    reserve(model, len(a))
     model.n_edges = _add_links_kernel(
         model.edge_a,
         model.edge_b,
@@ -171,26 +171,6 @@ def _slot(key_lo, key_hi, lo, hi, insert):
         return -1
     key_lo[s], key_hi[s] = lo, hi
     return s
-
-
-def evolve(model) -> None:
-    o, lev, v = model.orgs, model.levers, model.params.values
-    nodes = model.census().orgs
-    _reserve(model, len(nodes))  # at most one new link per seeker
-    model.n_edges = _evolve_kernel(
-        model.rng_at,
-        model.edge_a,
-        model.edge_b,
-        model.edge_trust,
-        model.n_edges,
-        o.succeeded,
-        v["trust_gain"],
-        1 - v["trust_decay"] * (1 - lev.social_trust),
-        v["link_drop"],
-        nodes,
-        v["link_rate"] * min(1.0, lev.social_trust + lev.platform),
-        lev.social_trust,
-    )
 
 
 @njit(**JIT)

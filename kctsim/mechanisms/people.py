@@ -17,7 +17,7 @@ from numba import njit
 from kctsim.kernels import JIT, generator, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms.network import _link_hubs_kernel
-from kctsim.mechanisms.network import _reserve as _reserve_links
+from kctsim.mechanisms.network import reserve as _reserve_links
 from kctsim.mechanisms.spillover import _join_kernel, hub_code
 
 _SEED_CAPITAL = KIND_CODE["seed_capital"]
@@ -68,26 +68,21 @@ def _move_kernel(
         _expertise_kernel(employer, sc_expertise, n_sci, expertise, n_orgs)
 
 
-def move_and_found(model) -> None:
+def look_buffer(model) -> np.ndarray:
+    """Scratch space of the move kernel: one flag per scientist."""
+    look = model.__dict__.get("_look")
+    if look is None or len(look) < model.scientists.n:
+        look = model._look = np.empty(model.scientists.n, dtype=bool)
+    return look
+
+
+def found_startups(model) -> None:
+    """After the moves (compiled in :mod:`kctsim.compiled_tick`): each organisation that
+    made a discovery this tick spins off a start-up with the startup rate, founded by
+    one of its scientists and starting from its design."""
     sc, o, lev, p, rng = model.scientists, model.orgs, model.levers, model.params, model.rng
     model.tick_startups = 0
     founding = bool(model.discoveries) and sc.n > 0
-    look = model.__dict__.get("_look")
-    if look is None or len(look) < sc.n:
-        look = model._look = np.empty(sc.n, dtype=bool)
-    _move_kernel(
-        model.rng_at,
-        sc.employer,
-        sc.n,
-        employable_rows(model),
-        p.scientist_mobility * lev.people_orientation,
-        model.effective_fitness,
-        look,
-        sc.expertise,
-        o.expertise,
-        o.n,
-        not founding,
-    )
     if not founding:
         return
     discoveries = np.unique(np.asarray(model.discoveries, dtype=np.int64))

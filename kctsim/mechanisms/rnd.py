@@ -30,92 +30,13 @@ from numba import njit
 from kctsim.kernels import JIT, generator, put, total
 from kctsim.landscape import NKLandscape
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
-from kctsim.mechanisms import hazard, spillover
+from kctsim.mechanisms import hazard
 from kctsim.mechanisms.hazard import bit_mask, fill
 
 FOREIGN = -2  # source row of the foreign frontier design
 RND = TYPE_CODE["rnd"]
 GOVERNMENT = TYPE_CODE["government"]
 RND_SPEND = KIND_CODE["rnd_spend"]
-
-
-def research(model) -> None:
-    """Spend, plan, compute the hazard, then draw and move."""
-    o, tech = model.orgs, model.tech
-    n, S = o.n, model.n_stages
-    tables = _tables(model)
-    do_hazard = model.breakthrough_tick < 0
-    if do_hazard:
-        tables.refresh_reach(tech)
-    visible, visible_row = spillover.visible_for(model, n)
-    ledger = model.ledger
-    ledger.reserve(n * S)
-    if len(tables.discoveries) < n * S:
-        tables.discoveries = np.empty(2 * n * S, dtype=np.int64)
-    (
-        ledger.n,
-        model.tick_private_rnd,
-        model.hazard,
-        model.tick_spill,
-        model.tick_innovation,
-        n_imitation,
-        n_innovation,
-        n_discoveries,
-    ) = _research_kernel(
-        model.rng_at,
-        model.hazard_rng_at,
-        do_hazard,
-        n,
-        S,
-        model.tick,
-        o.alive,
-        o.type,
-        o.uid,
-        o.capital,
-        o.grant,
-        o.r,
-        o.stage_pref,
-        o.own_rnd,
-        o.efficiency,
-        o.expertise,
-        o.n_feedback,
-        o.exploration,
-        o.absorption,
-        o.gov_money,
-        o.design,
-        o.succeeded,
-        o.spill_gain,
-        o.own_gain,
-        model.raw_fitness,
-        model.stage_progress,
-        visible,
-        visible_row,
-        model.public_design,
-        model.public_row,
-        model.direction,
-        tech.fitness_table(),
-        tables.n_bits,
-        tech.frontier,
-        tech.gates,
-        tables.reach,
-        tables.miss,
-        tables.params,
-        model.spill_matrix,
-        model.changed,
-        tables.discoveries,
-        ledger.ints,
-        ledger.amounts,
-        ledger.n,
-        model.tick_spill,
-        model.tick_innovation,
-    )
-    model.tick_moves_imitation += n_imitation
-    model.tick_moves_innovation += n_innovation
-    if n_discoveries:
-        model.discoveries.extend(tables.discoveries[:n_discoveries].tolist())
-    model.refresh_fitness()
-    if model.breakthrough_tick < 0 and model.all_stages_passed():
-        model.breakthrough_tick = model.tick
 
 
 # The kernel's constants, in this order in ``_Tables.params``.
@@ -182,7 +103,7 @@ class _Tables:
             self.reach_revision = NKLandscape.revisions
 
 
-def _tables(model) -> _Tables:
+def tables(model) -> _Tables:
     tables = model.__dict__.get("_rnd_tables")
     if tables is None or tables.levers is not model.levers or tables.parameters is not model.params:
         tables = model._rnd_tables = _Tables(model)

@@ -89,7 +89,7 @@ def _publish_kernel(rows, m, design, pool_design, pool_row, pool_next):
         pool_next[s] = (start + m) % POOL_SIZE
 
 
-def _visible_buffers(model):
+def visible_buffers(model):
     """The visibility buffers, grown to the organisation table's capacity."""
     cap = len(model.orgs.alive)
     if len(model.visible_design) < cap:
@@ -107,42 +107,12 @@ def _grow_visible(model, cap: int) -> None:
     model.visible_design, model.visible_row = design, row
 
 
-def _share(lev) -> float:
+def link_share(lev) -> float:
     """Chance that one direction of a link of trust 1 passes designs on."""
     # In open self-organised teams partners also share results (result_sharing).
     if lev.consortium == "open":
         return 1 - (1 - lev.info_sharing) * (1 - lev.result_sharing)
     return lev.info_sharing
-
-
-def spread(model) -> None:
-    """Publish and leak this tick's new designs; recompute what everyone sees."""
-    o, lev = model.orgs, model.levers
-    visible, visible_row = _visible_buffers(model)
-    model.tick_leaks = _spread_kernel(
-        model.rng_at,
-        o.n,
-        model.changed,
-        o.alive,
-        o.publishes,
-        o.member,
-        o.design,
-        model.params.values["spillover"] * (1.0 - lev.ip_protection),
-        model.tech.fitness_table(),
-        model.edge_a,
-        model.edge_b,
-        model.edge_trust,
-        model.n_edges,
-        _share(lev),
-        lev.result_sharing,
-        model.pool_design,
-        model.pool_row,
-        model.pool_next,
-        visible,
-        visible_row,
-        model.public_design,
-        model.public_row,
-    )
 
 
 @njit(**JIT)
@@ -171,7 +141,7 @@ def _spread_kernel(
 def update_visibility(model) -> None:
     """Recompute what every row sees (the second half of :func:`spread`)."""
     o, lev = model.orgs, model.levers
-    visible, visible_row = _visible_buffers(model)
+    visible, visible_row = visible_buffers(model)
     _visibility_kernel(
         model.rng_at,
         o.n,
@@ -183,7 +153,7 @@ def update_visibility(model) -> None:
         model.edge_b,
         model.edge_trust,
         model.n_edges,
-        _share(lev),
+        link_share(lev),
         lev.result_sharing,
         model.pool_design,
         model.pool_row,
@@ -261,10 +231,3 @@ def _visibility_kernel(
                 best[i] = link_fit[i]
                 visible_row[i, s] = k
                 visible[i, s] = design[k, s]
-
-
-def visible_for(model, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """What rows 0..n-1 can see; rows that entered since the last update see nothing."""
-    if n > len(model.visible_design):
-        _grow_visible(model, n)
-    return model.visible_design[:n], model.visible_row[:n]

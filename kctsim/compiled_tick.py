@@ -1,0 +1,301 @@
+"""Steps 1-5 of a tick in one compiled call: funding, market, contribution, R&D,
+spillover, network and scientists' moves (MODEL.md section 4).
+
+Each step's rule is its mechanism module's kernel; :func:`advance` gathers the
+model's columns once and :func:`_advance_kernel` calls the kernels in the order of
+the tick. Handing the same columns to seven kernels one by one (numba unboxes every
+array argument of every call), with Python in between, had cost a tenth of a tick.
+What needs Python -- Mesa agents for start-ups, exits and entries -- comes after, in
+:meth:`kctsim.model.KCTModel.step`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from kctsim.kernels import JIT
+from kctsim.ledger import TYPE_CODE
+from kctsim.mechanisms import contribution, funding, market, network, people, rnd, spillover
+from kctsim.technology import _refresh_kernel, all_stages_passed
+
+# The steps' constants (levers and parameters), in this order in ``_constants``.
+(
+    BUDGET,
+    BLOCK_GRANT_SHARE,
+    BOTTLENECK_FOLLOWING,
+    SELECTION_NOISE,
+    TARGETED_SHARE,
+    CORE_SUBJECT,
+    MATCHING_RATIO,
+    MARKET_SIZE,
+    MARKET_TEMPERATURE,
+    RESULT_SHARING,
+    USABLE_LEVEL,
+    BASS_P,
+    BASS_Q,
+    PRICE,
+    FERMI_TEMPERATURE,
+    LEARNING_RATE,
+    MUTATION,
+    LEAK,
+    SHARE,
+    TRUST_GAIN,
+    TRUST_KEPT,
+    LINK_DROP,
+    LINK_RATE,
+    SOCIAL_TRUST,
+    MOBILITY,
+) = range(25)
+
+
+def _constants(model) -> np.ndarray:
+    """The steps' lever and parameter values as one array (made again if they change)."""
+    key = (model.levers, model.params, model.tech)
+    cached = model.__dict__.get("_tick_constants")
+    if cached is not None and all(a is b for a, b in zip(cached[0], key, strict=True)):
+        return cached[1]
+    lev, v = model.levers, model.params.values
+    values = np.array(
+        [
+            v["budget"],
+            v["block_grant_share"],
+            lev.bottleneck_following,
+            lev.selection_noise,
+            lev.targeted_share,
+            TYPE_CODE.get(lev.core_subject, -1),
+            lev.matching_ratio,
+            v["market_size"],
+            v["market_temperature"],
+            lev.result_sharing,
+            v["usable_fraction"] * model.tech.gates[-1],
+            v["bass_p"],
+            v["bass_q"],
+            v["price"],
+            v["fermi_temperature"],
+            v["learning_rate"],
+            v["mutation"],
+            v["spillover"] * (1.0 - lev.ip_protection),
+            spillover.link_share(lev),
+            v["trust_gain"],
+            1 - v["trust_decay"] * (1 - lev.social_trust),
+            v["link_drop"],
+            v["link_rate"] * min(1.0, lev.social_trust + lev.platform),
+            lev.social_trust,
+            v["scientist_mobility"] * lev.people_orientation,
+        ],
+        dtype=float,
+    )
+    model._tick_constants = (key, values)
+    return values
+
+
+def advance(model) -> None:
+    """Steps 1-5 of the tick; the start-ups, exits and entries follow (in Python)."""
+    o, u, sc, tech, ledger = model.orgs, model.users, model.scientists, model.tech, model.ledger
+    n, S, census = o.n, model.n_stages, model.census()
+    tables = rnd.tables(model)
+    do_hazard = model.breakthrough_tick < 0
+    if do_hazard:
+        tables.refresh_reach(tech)
+    visible, visible_row = spillover.visible_buffers(model)
+    # Room for every transfer of the steps: funding, market, R&D spending.
+    ledger.reserve(
+        1
+        + len(census.orgs) * (2 * S + 1)
+        + 2 * len(census.alive_rows)
+        + 3 * len(census.sellers)
+        + u.n
+        + n * S
+    )
+    network.reserve(model, len(census.orgs))  # at most one new link per seeker
+    if len(tables.discoveries) < n * S:
+        tables.discoveries = np.empty(2 * n * S, dtype=np.int64)
+    (
+        ledger.n,
+        paid,
+        model.tick_adoptions,
+        model.tick_private_rnd,
+        model.hazard,
+        model.tick_spill,
+        model.tick_innovation,
+        n_imitation,
+        n_innovation,
+        n_discoveries,
+        model.raw_fitness,
+        model.effective_fitness,
+        model.stage_progress,
+        passed,
+        model.tick_leaks,
+        model.n_edges,
+    ) = _advance_kernel(
+        model.rng_at,
+        model.hazard_rng_at,
+        model.tick,
+        model.horizon,
+        _constants(model),
+        model.government_row,
+        n,
+        S,
+        o.alive,
+        o.type,
+        o.uid,
+        o.member,
+        o.hub,
+        o.publishes,
+        o.design,
+        o.capital,
+        o.capital_prev,
+        o.capital0,
+        o.payoff,
+        o.r,
+        o.grant,
+        o.gov_money,
+        o.own_rnd,
+        o.base_revenue,
+        o.operating_cost,
+        o.premium,
+        o.stage_pref,
+        o.efficiency,
+        o.expertise,
+        o.n_feedback,
+        o.exploration,
+        o.absorption,
+        o.succeeded,
+        o.spill_gain,
+        o.own_gain,
+        census.orgs,
+        census.alive_rows,
+        census.sellers,
+        census.learners_by_type,
+        census.peer_start,
+        census.peer_count,
+        model.raw_fitness,
+        model.effective_fitness,
+        model.stage_progress,
+        model.budget_profile,
+        model.direction,
+        model.allocation_progress,
+        model.stage_need,
+        model.stage_split,
+        funding.fixed_split(model),
+        model.split_progress is None,
+        u.n,
+        u.supplier,
+        u.adopted,
+        u.uid,
+        do_hazard,
+        visible,
+        visible_row,
+        model.public_design,
+        model.public_row,
+        tech.fitness_table(),
+        tables.n_bits,
+        tech.frontier,
+        tech.gates,
+        tables.reach,
+        tables.miss,
+        tables.params,
+        model.spill_matrix,
+        model.changed,
+        tables.discoveries,
+        model.tick_spill,
+        model.tick_innovation,
+        model.pool_design,
+        model.pool_row,
+        model.pool_next,
+        model.edge_a,
+        model.edge_b,
+        model.edge_trust,
+        model.n_edges,
+        sc.n,
+        sc.employer,
+        sc.expertise,
+        people.look_buffer(model),
+        ledger.ints,
+        ledger.amounts,
+        ledger.n,
+    )
+    model._fitness_current = True
+    model.split_progress = model.allocation_progress
+    model.tick_gov_money = paid
+    model.cum_gov_money += paid
+    model.tick_moves_imitation += n_imitation
+    model.tick_moves_innovation += n_innovation
+    if n_discoveries:
+        model.discoveries.extend(tables.discoveries[:n_discoveries].tolist())
+    if model.breakthrough_tick < 0 and passed:
+        model.breakthrough_tick = model.tick
+
+
+@njit(**JIT)
+def _advance_kernel(
+    rng_at, hazard_rng_at, tick, horizon, c, government_row, n, S, alive, otype, uid, member,
+    hub, publishes, design, capital, capital_prev, capital0, payoff, r, grant, gov_money,
+    own_rnd, base_revenue, operating_cost, premium, stage_pref, efficiency, expertise,
+    n_feedback, exploration, absorption, succeeded, spill_gain, own_gain, org_rows, alive_rows,
+    sellers, learners, peer_start, peer_count, raw_fitness, effective_fitness, stage_progress,
+    budget_profile, direction, allocation_progress, stage_need, stage_split, fixed_split,
+    split_first, n_users, supplier, adopted, user_uid, do_hazard, visible, visible_row,
+    public_design, public_row, fitness_table, n_bits, frontier, gates, reach, miss, rnd_params,
+    spill_matrix, changed, discoveries, tick_spill, tick_innovation, pool_design, pool_row,
+    pool_next, ea, eb, et, n_edges, n_scientists, employer, sc_expertise, look, ints, amounts,
+    pos,
+):  # fmt: skip
+    """Steps 1-5 in the order of the tick (each call is one mechanism's kernel)."""
+    # 1. The government allocates its budget.
+    pos, paid, own_research = funding._allocate_kernel(
+        rng_at, tick, horizon, c[BUDGET], c[BLOCK_GRANT_SHARE], budget_profile, government_row,
+        n, org_rows, alive_rows, otype, uid, member, own_rnd, design, capital, grant, gov_money,
+        raw_fitness, effective_fitness, direction, stage_progress, allocation_progress,
+        stage_need, stage_split, fixed_split, c[BOTTLENECK_FOLLOWING], split_first,
+        c[SELECTION_NOISE], c[TARGETED_SHARE], int(c[CORE_SUBJECT]), c[MATCHING_RATIO], ints,
+        amounts, pos,
+    )  # fmt: skip
+    # 2. Users adopt and pay; revenue and premium.
+    pos, adoptions = market._trade_kernel(
+        rng_at, tick, alive_rows, sellers, n, alive, otype, uid, capital, base_revenue,
+        operating_cost, premium, member, hub, own_rnd, effective_fitness, c[MARKET_SIZE],
+        c[MARKET_TEMPERATURE], c[RESULT_SHARING], c[USABLE_LEVEL], c[BASS_P], c[BASS_Q],
+        c[PRICE], n_users, supplier, adopted, user_uid, ints, amounts, pos,
+    )  # fmt: skip
+    # 3a. Contributions r move toward better-paid peers (from the second tick on).
+    contribution._learn_kernel(
+        rng_at, tick == 1, n, capital, capital_prev, capital0, payoff, r, learners, peer_start,
+        peer_count, c[FERMI_TEMPERATURE], c[LEARNING_RATE], c[MUTATION],
+    )  # fmt: skip
+    # 3b. R&D: success, imitation or search; the hazard.
+    (
+        pos, private_rnd, hazard, tick_spill, tick_innovation, n_imitation, n_innovation,
+        n_discoveries,
+    ) = rnd._research_kernel(
+        rng_at, hazard_rng_at, do_hazard, n, S, tick, alive, otype, uid, capital, grant, r,
+        stage_pref, own_rnd, efficiency, expertise, n_feedback, exploration, absorption,
+        gov_money, design, succeeded, spill_gain, own_gain, raw_fitness, stage_progress,
+        visible[:n], visible_row[:n], public_design, public_row, direction, fitness_table,
+        n_bits, frontier, gates, reach, miss, rnd_params, spill_matrix, changed, discoveries,
+        ints, amounts, pos, tick_spill, tick_innovation,
+    )  # fmt: skip
+    raw, eff, progress = np.empty((n, S)), np.empty((n, S)), np.empty(S)
+    _refresh_kernel(fitness_table, design, alive, n, gates, raw, eff, progress)
+    passed = all_stages_passed(raw, alive, gates)
+    # 4. Knowledge spills to partners and the public.
+    leaks = spillover._spread_kernel(
+        rng_at, n, changed, alive, publishes, member, design, c[LEAK], fitness_table, ea, eb, et,
+        n_edges, c[SHARE], c[RESULT_SHARING], pool_design, pool_row, pool_next, visible,
+        visible_row, public_design, public_row,
+    )  # fmt: skip
+    # 5. Trust and links change; scientists move (start-ups follow in Python).
+    n_edges = network._evolve_kernel(
+        rng_at, ea, eb, et, n_edges, succeeded, c[TRUST_GAIN], c[TRUST_KEPT], c[LINK_DROP],
+        org_rows, c[LINK_RATE], c[SOCIAL_TRUST],
+    )  # fmt: skip
+    founding = n_discoveries > 0 and n_scientists > 0
+    people._move_kernel(
+        rng_at, employer, n_scientists, org_rows, c[MOBILITY], eff, look, sc_expertise,
+        expertise, n, not founding,
+    )  # fmt: skip
+    return (
+        pos, paid + own_research, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
+        n_imitation, n_innovation, n_discoveries, raw, eff, progress, passed, leaks, n_edges,
+    )  # fmt: skip
