@@ -36,26 +36,21 @@ class NKLandscape:
         self.k = k
         self.rng = rng
         self.size = 1 << n_bits
-        designs = np.arange(self.size, dtype=np.int64)
         # Each bit depends on itself and K distinct other bits (random interactions).
         self.dependencies = np.empty((n_bits, k + 1), dtype=np.int64)
         for i in range(n_bits):
             others = np.delete(np.arange(n_bits), i)
             self.dependencies[i, 0] = i
             self.dependencies[i, 1:] = rng.choice(others, size=k, replace=False)
-        # Index of each design into each bit's contribution table: (N, 2^N).
-        # Bit j of design x's index into bit i's table is bit dependencies[i, j] of x.
-        self._index = np.zeros((n_bits, self.size), dtype=np.int64)
-        for j in range(k + 1):
-            self._index |= ((designs >> self.dependencies[:, j, None]) & 1) << j
         self.tables = rng.random((n_bits, 1 << (k + 1)))
-        self._contrib = np.take_along_axis(self.tables, self._index, axis=1)
+        # Each design's index into each bit's table, and the contributions: (N, 2^N).
+        self._index, self._contrib = _contributions(self.dependencies, self.tables, self.size)
         self.flip_masks = (1 << np.arange(n_bits)).astype(np.int64)
         self.version = 0
         self._refresh()
 
     def _refresh(self) -> None:
-        self.raw = self._contrib.mean(axis=0)
+        self.raw = _mean_of_rows(self._contrib)
         self.raw_max = float(self.raw.max())
         self.fitness = self.raw / self.raw_max
         self._cache: dict[tuple, np.ndarray] = {}
@@ -145,6 +140,33 @@ def _walsh_hadamard(values: np.ndarray) -> np.ndarray:
         a = np.stack([a[:, 0] + a[:, 1], a[:, 0] - a[:, 1]], axis=1)
         h *= 2
     return a.reshape(-1)
+
+
+@njit(**JIT)
+def _contributions(dependencies, tables, size):
+    """index[i, x]: bit j of it is bit dependencies[i, j] of design x; contrib[i, x] =
+    tables[i, index[i, x]]. Compiled: every model builds a 2^N table per stage (about a
+    third of a model's construction in numpy)."""
+    n_bits = dependencies.shape[0]
+    index = np.empty((n_bits, size), dtype=np.int64)
+    contrib = np.empty((n_bits, size))
+    for i in range(n_bits):
+        for x in range(size):
+            at = 0
+            for j in range(dependencies.shape[1]):
+                at |= ((x >> dependencies[i, j]) & 1) << j
+            index[i, x] = at
+            contrib[i, x] = tables[i, at]
+    return index, contrib
+
+
+@njit(**JIT)
+def _mean_of_rows(a):
+    """``a.mean(axis=0)`` bit for bit: numpy adds the rows in order, then divides."""
+    out = a[0].copy()
+    for i in range(1, a.shape[0]):
+        out += a[i]
+    return out / a.shape[0]
 
 
 @njit(**JIT)
