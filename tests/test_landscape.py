@@ -222,3 +222,19 @@ def test_redraw_bit_refreshes_every_derived_table():
                 brute_count_reaching(land.fitness, gate, n_flips),
             )
         assert land.quantile(0.9) == pytest.approx(float(np.quantile(land.fitness, 0.9)))
+
+
+def test_compiled_tables_equal_numpys():
+    """The landscape's index, contributions and raw fitness, built by kernels, equal the
+    numpy formulation (take_along_axis and mean over axis 0) bit for bit."""
+    land = NKLandscape(12, 4, np.random.default_rng(21))
+    designs = np.arange(land.size)
+    index = np.zeros((land.n_bits, land.size), dtype=np.int64)
+    for j in range(land.k + 1):
+        index |= ((designs >> land.dependencies[:, j, None]) & 1) << j
+    contrib = np.take_along_axis(land.tables, index, axis=1)
+    assert np.array_equal(land._index, index)
+    assert np.array_equal(land._contrib, contrib)
+    assert np.array_equal(land.raw, contrib.mean(axis=0))
+    land.redraw_bit(3)
+    assert np.array_equal(land.raw, land._contrib.mean(axis=0))
