@@ -89,7 +89,11 @@ _FLOAT_METRICS = (
     "diversity",
     "lock_in",
     "adoption_share",
+    "density",
+    "clustering",
+    "centralisation",
 )
+_STAGE_AT = len(_FLOAT_METRICS)  # the per-stage metrics follow the others in the kernel's output
 _INT_METRICS = ("chain_blocked", *(f"n_{t}" for t in AGENT_TYPES if t != "government"))
 # Counters of one tick, zero again after each measurement.
 _TICK_COUNTERS = {
@@ -177,11 +181,16 @@ def _measure_kernel(
     adopted,
     n_users,
     changed,
+    edge_a,
+    edge_b,
+    n_edges,
+    org_position,
     fout,
     iout,
 ):
     """Every array metric of :func:`measure` into ``fout`` and ``iout`` (their names'
-    order); sums are numpy's pairwise sums of the same elementwise values."""
+    order), the network's statistics included; sums are numpy's pairwise sums of the
+    same elementwise values."""
     n_stages = len(gates)
     last = eff.shape[1] - 1
     n = len(orgs)
@@ -261,10 +270,14 @@ def _measure_kernel(
     for i in range(n_users):
         adopters += adopted[i]
     fout[10] = adopters / n_users if n_users else 0.0
+    # Density, clustering, centralisation over the linkable organisations.
+    fout[11], fout[12], fout[13] = network._statistics_kernel(
+        edge_a, edge_b, n_edges, org_position, n
+    )
     for s in range(n_stages):
-        fout[11 + 3 * s] = progress[s]
-        fout[12 + 3 * s] = split[s]
-        fout[13 + 3 * s] = need[s]
+        fout[_STAGE_AT + 3 * s] = progress[s]
+        fout[_STAGE_AT + 1 + 3 * s] = split[s]
+        fout[_STAGE_AT + 2 + 3 * s] = need[s]
 
     iout[1:] = 0
     for i in range(n_orgs):
@@ -355,6 +368,10 @@ def measure(model) -> None:
         u.adopted,
         u.n,
         model.changed,
+        model.edge_a,
+        model.edge_b,
+        model.n_edges,
+        census.org_position,
         fout,
         iout,
     )
@@ -365,8 +382,7 @@ def measure(model) -> None:
     values.update(zip(_INT_METRICS, ints, strict=True))
     model.chain_blockage += model.chain_blocked
 
-    # Networks, counts.
-    model.density, model.clustering, model.centralisation = network.statistics(model)
+    # Counts.
     model.n_scientist = model.scientists.n
     model.n_user = u.n
     model.exits = model.tick_exits

@@ -155,6 +155,21 @@ def test_collector_table_is_mesas_table(finished_model):
     assert ours.dtypes.tolist() == DataCollector.get_model_vars_dataframe(collector).dtypes.tolist()
 
 
+def test_collector_rows_reach_model_vars_once_however_often_they_are_read():
+    """Ticks wait as rows until model_vars is read (the dashboard reads it every tick)."""
+    read_often, read_once = KCTModel(horizon=12, rng=4), KCTModel(horizon=12, rng=4)
+    lengths = []
+    while read_often.running:
+        read_often.step()
+        read_once.step()
+        lengths.append(len(read_often.datacollector.model_vars["tick"]))
+    assert lengths == list(range(2, 14))  # tick 0 plus each tick, no row twice
+    pd.testing.assert_frame_equal(
+        read_often.datacollector.get_model_vars_dataframe(),
+        read_once.datacollector.get_model_vars_dataframe(),
+    )
+
+
 def test_summary_rules_name_real_metrics():
     # A renamed metric would otherwise turn a summary column into NaN with a warning.
     named = {"breakthrough", "breakthrough_tick", "at_risk", "hazard", "p_breakthrough"}
