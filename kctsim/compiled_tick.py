@@ -122,9 +122,6 @@ def advance(model) -> None:
         n_imitation,
         n_innovation,
         n_discoveries,
-        model.raw_fitness,
-        model.effective_fitness,
-        model.stage_progress,
         passed,
         model.tick_leaks,
         model.n_edges,
@@ -276,9 +273,12 @@ def _advance_kernel(
         n_bits, frontier, gates, reach, miss, rnd_params, spill_matrix, changed, discoveries,
         ints, amounts, pos, tick_spill, tick_innovation,
     )  # fmt: skip
-    raw, eff, progress = np.empty((n, S)), np.empty((n, S)), np.empty(S)
-    _refresh_kernel(fitness_table, design, alive, n, gates, raw, eff, progress)
-    passed = all_stages_passed(raw, alive, gates)
+    # The fitness arrays are refreshed in place (their values before R&D are not needed
+    # again this tick): arrays a kernel returns cost Python calls to box.
+    _refresh_kernel(
+        fitness_table, design, alive, n, gates, raw_fitness, effective_fitness, stage_progress
+    )
+    passed = all_stages_passed(raw_fitness, alive, gates)
     # 4. Knowledge spills to partners and the public.
     leaks = spillover._spread_kernel(
         rng_at, n, changed, alive, publishes, member, design, c[LEAK], fitness_table, ea, eb, et,
@@ -292,10 +292,10 @@ def _advance_kernel(
     )  # fmt: skip
     founding = n_discoveries > 0 and n_scientists > 0
     people._move_kernel(
-        rng_at, employer, n_scientists, org_rows, c[MOBILITY], eff, look, sc_expertise,
-        expertise, n, not founding,
+        rng_at, employer, n_scientists, org_rows, c[MOBILITY], effective_fitness, look,
+        sc_expertise, expertise, n, not founding,
     )  # fmt: skip
     return (
         pos, paid + own_research, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
-        n_imitation, n_innovation, n_discoveries, raw, eff, progress, passed, leaks, n_edges,
+        n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges,
     )  # fmt: skip
