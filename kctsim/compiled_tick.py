@@ -4,7 +4,7 @@ spillover, network and scientists' moves (MODEL.md section 4).
 Each step's rule is its mechanism module's kernel; :func:`advance` gathers the
 model's columns once and :func:`_advance_kernel` calls the kernels in the order of
 the tick. Handing the same columns to seven kernels one by one (numba unboxes every
-array argument of every call), with Python in between, had cost a tenth of a tick.
+array argument of every call), with Python in between, had cost about 8% of a tick.
 What needs Python -- Mesa agents for start-ups, exits and entries -- comes after, in
 :meth:`kctsim.model.KCTModel.step`.
 """
