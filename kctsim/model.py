@@ -270,11 +270,10 @@ class KCTModel(Model):
         values, flags, preference = self._type_template(type_name)
         _start_rows(
             self.rng_at, new.start, new.stop, AGENT_TYPES.index(type_name), uids,
-            tp.contribution, values, flags, preference, self.steps, o.alive, o.type, o.uid, o.r,
-            o.r0,
-            o.capital, o.capital0, o.capital_prev, o.exploration, o.absorption, o.efficiency,
-            o.premium, o.base_revenue, o.operating_cost, o.learns, o.publishes, o.sells,
-            o.soft_budget, o.stage_pref, o.born, o.died,
+            tp.contribution, values, flags, preference, self.steps, o.alive, o.type, o.uid,
+            o.r, o.r0, o.capital, o.capital0, o.capital_prev, o.exploration, o.absorption,
+            o.efficiency, o.premium, o.base_revenue, o.operating_cost, o.learns, o.publishes,
+            o.sells, o.soft_budget, o.stage_pref, o.born, o.died,
         )  # fmt: skip
         self.population_changed()
         return rows
