@@ -49,7 +49,8 @@ from kctsim.experiment.store import metrics_wide
 # %% tags=["parameters"]
 # Parameters. SETTING picks the size: "small" is a smoke run (and what the test suite
 # runs; its numbers are too few to read), "full" gives estimates worth reading (840
-# runs, some ten minutes on 2 workers). RESULTS_DIR None means <repo>/results.
+# runs, about 80 s on 2 workers, measured 2026-11-27). RESULTS_DIR None means
+# <repo>/results.
 SETTING = "small"
 RESULTS_DIR = None
 WORKERS = 1  # 1 runs in this process; 2 or more use a local process pool

@@ -53,9 +53,10 @@ from kctsim.experiment.scenario import load_scenario
 # %% tags=["parameters"]
 # Parameters. SETTING "small" is a smoke run of the same design with N = 4, one
 # replicate and 20 quarters (what the test suite runs; its indices are noise). "full"
-# runs the shipped scenario as it is (2048 runs of 80 quarters: about 20 minutes on 2
-# workers) into results/sweeps/sensitivity, where `kctsim sweep scenarios/sensitivity.toml`
-# puts it too: a sweep already there (complete or not) is reused and finished.
+# runs the shipped scenario as it is (2048 runs of 80 quarters: about 140 s on 2 workers,
+# measured 2026-11-27) into results/sweeps/sensitivity, where `kctsim sweep
+# scenarios/sensitivity.toml` puts it too: a sweep already there (complete or not) is
+# reused and finished.
 SETTING = "small"
 RESULTS_DIR = None
 WORKERS = 1  # 1 runs in this process; 2 or more use a local process pool
