@@ -51,10 +51,14 @@ from kctsim.technology import _refresh_kernel, all_stages_passed
 
 def _constants(model) -> np.ndarray:
     """The steps' lever and parameter values as one array (made again if they change)."""
-    key = (model.levers, model.params, model.tech)
     cached = model.__dict__.get("_tick_constants")
-    if cached is not None and all(a is b for a, b in zip(cached[0], key, strict=True)):
-        return cached[1]
+    if (
+        cached is not None
+        and cached[0] is model.levers
+        and cached[1] is model.params
+        and cached[2] is model.tech
+    ):
+        return cached[3]
     lev, v = model.levers, model.params.values
     values = np.array(
         [
@@ -86,7 +90,7 @@ def _constants(model) -> np.ndarray:
         ],
         dtype=float,
     )
-    model._tick_constants = (key, values)
+    model._tick_constants = (model.levers, model.params, model.tech, values)
     return values
 
 

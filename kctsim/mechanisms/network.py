@@ -230,14 +230,6 @@ def _drop_rows_kernel(ea, eb, et, m, rows):
     return kept
 
 
-def statistics(model) -> tuple[float, float, float]:
-    """Density, mean local clustering and Freeman degree centralisation."""
-    census = model.census()
-    return _statistics_kernel(
-        model.edge_a, model.edge_b, model.n_edges, census.org_position, len(census.orgs)
-    )
-
-
 @njit(**JIT)
 def _points_up(degree, i, j):
     """Whether the link i-j points from i: i has the lower (degree, position)."""
