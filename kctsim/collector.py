@@ -1,45 +1,58 @@
-"""Mesa's DataCollector for kctsim's per-tick metrics, without per-value deep copies.
+"""Mesa's DataCollector for kctsim's per-tick metrics, fed a row per tick.
 
-Every kctsim reporter names a model attribute that :func:`kctsim.metrics.measure`
-sets to a Python scalar each tick. Scalars are immutable, so the ``deepcopy``
-Mesa's ``collect`` makes of each value protects nothing, yet it was most of
-``collect``'s time (about 40 us a tick of a ~150 us budget). This subclass reads
-all the attributes with one ``attrgetter`` call, keeps them as a row, and moves
-the rows into Mesa's own ``model_vars`` lists when those are read, so
+:func:`kctsim.metrics.measure` writes a tick's metrics into two arrays, the float
+metrics and the integer ones. Mesa's own ``collect`` would read some sixty model
+attributes one by one and deep-copy each value; this subclass keeps the tick's two
+rows as Python numbers instead (what ``read_row`` returns) and moves them into
+Mesa's ``model_vars`` lists, column by column, when those are read, so
 ``get_model_vars_dataframe`` and the rest of Mesa's API work unchanged.
 """
 
 from __future__ import annotations
 
-from operator import attrgetter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from mesa.datacollection import DataCollector
 
+Row = tuple[Sequence[Any], ...]
+
 
 class MetricsCollector(DataCollector):
-    """A DataCollector of model attributes that hold scalars (``{column: attribute}``)."""
+    """A DataCollector of metrics that arrive as rows.
 
-    def __init__(self, model_reporters: dict[str, str]) -> None:
+    Args:
+        model_reporters: column -> model attribute holding the metric (Mesa reads the
+            attributes once, at the first collect, to check they exist).
+        slots: column -> (which row, index in it), for every column.
+        read_row: the model's current rows (e.g. a float row and an integer row).
+    """
+
+    def __init__(
+        self,
+        model_reporters: dict[str, str],
+        slots: dict[str, tuple[int, int]],
+        read_row: Callable[[Any], Row],
+    ) -> None:
         if not model_reporters or not all(isinstance(r, str) for r in model_reporters.values()):
             raise TypeError("MetricsCollector: every reporter must be a model attribute name")
-        self._rows: list[tuple] = []  # ticks read since model_vars was last looked at
+        if list(slots) != list(model_reporters):
+            raise ValueError("MetricsCollector: one slot per reporter, in the reporters' order")
+        self._rows: list[Row] = []  # ticks read since model_vars was last looked at
         super().__init__(model_reporters=model_reporters)
-        names = tuple(model_reporters.values())
-        # A trailing repeat makes attrgetter return a tuple even for one name; zip
-        # stops at the last column.
-        self._read = attrgetter(*names, names[0])
+        self._slots = tuple(slots.values())
+        self._read = read_row
 
     @property
     def model_vars(self) -> dict[str, list]:
-        """Mesa's columns (a list per reporter); a tick is kept as one row until they
-        are looked at, which saves some sixty list appends a tick in a batch run."""
+        """Mesa's columns (a list per reporter); a tick is kept as rows until they are
+        looked at, which saves some sixty list appends a tick in a batch run."""
         if self._rows:
-            by_column = zip(*self._rows, strict=True)  # the last is the attrgetter's repeat
-            for column, values in zip(self._model_vars.values(), by_column, strict=False):
-                column.extend(values)
+            by_row = [list(zip(*parts, strict=True)) for parts in zip(*self._rows, strict=True)]
+            for column, (row, index) in zip(self._model_vars.values(), self._slots, strict=True):
+                column.extend(by_row[row][index])
             self._rows.clear()
         return self._model_vars
 

@@ -1,9 +1,11 @@
 """Step 7: what every tick reports (MODEL.md section 7).
 
-:func:`measure` computes every metric from the state into attributes of the
-model; Mesa's ``DataCollector`` then reads them by name (string reporters: fast,
-and the model stays picklable). Counters that add up over a tick are reset by
-:func:`reset_tick_counters` after each measurement.
+:func:`measure` computes every metric of the tick in one compiled call, into two
+rows held by the model: the float metrics and the integer ones
+(:data:`FLOAT_METRICS`, :data:`INT_METRICS`). Mesa's ``DataCollector``
+(:class:`kctsim.collector.MetricsCollector`) keeps the rows, and the model serves
+each metric by name (``model.p_breakthrough``) from the latest row. Counters that
+add up over a tick are reset after each measurement.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kctsim.kernels import JIT, total
 from kctsim.mechanisms import network
 
 GOV = AGENT_TYPES.index("government")
+N_TYPES = len(AGENT_TYPES)
 
 RUN_METRICS = (
     "tick",
@@ -76,25 +79,96 @@ def model_reporters(n_stages: int) -> dict[str, str]:
     return reporters
 
 
-# Metrics the measure kernel computes, in the order it writes them.
-_FLOAT_METRICS = (
+# The measure kernel's two rows: float metrics, then integer metrics, in this order.
+FLOAT_METRICS = (
+    "hazard",
+    "p_breakthrough",
+    "breakthrough_tick",
+    "lead",
     "best_fitness",
     "mean_fitness",
     "gap_to_target",
-    "misallocation_index",
+    "spillover_volume",
+    "innovation_volume",
+    "spillover_share",
     "free_riding_share",
     "contribution_gap",
     "mean_contribution",
     "crowding_out",
+    "gov_money",
+    "private_rnd",
+    "misallocation_index",
     "diversity",
     "lock_in",
-    "adoption_share",
+    "imitation_share",
     "density",
     "clustering",
     "centralisation",
+    "adoption_share",
 )
-_STAGE_AT = len(_FLOAT_METRICS)  # the per-stage metrics follow the others in the kernel's output
-_INT_METRICS = ("chain_blocked", *(f"n_{t}" for t in AGENT_TYPES if t != "government"))
+"""Float metrics common to every type; the per-stage metrics follow them in the row."""
+(
+    HAZARD,
+    P_BREAKTHROUGH,
+    BREAKTHROUGH_TICK,
+    LEAD,
+    BEST_FITNESS,
+    MEAN_FITNESS,
+    GAP_TO_TARGET,
+    SPILLOVER_VOLUME,
+    INNOVATION_VOLUME,
+    SPILLOVER_SHARE,
+    FREE_RIDING_SHARE,
+    CONTRIBUTION_GAP,
+    MEAN_CONTRIBUTION,
+    CROWDING_OUT,
+    GOV_MONEY,
+    PRIVATE_RND,
+    MISALLOCATION_INDEX,
+    DIVERSITY,
+    LOCK_IN,
+    IMITATION_SHARE,
+    DENSITY,
+    CLUSTERING,
+    CENTRALISATION,
+    ADOPTION_SHARE,
+) = range(len(FLOAT_METRICS))
+STAGE_AT = len(FLOAT_METRICS)
+
+COUNTED_TYPES = tuple(t for t in AGENT_TYPES if t != "government")
+INT_METRICS = (
+    "tick",
+    "at_risk",
+    "breakthrough",
+    "rival_reached",
+    "chain_blocked",
+    "chain_blockage",
+    "n_scientist",
+    "n_user",
+    "exits",
+    "entries",
+    "startups",
+    *(f"n_{t}" for t in COUNTED_TYPES),
+)
+(
+    TICK,
+    AT_RISK,
+    BREAKTHROUGH,
+    RIVAL_REACHED,
+    CHAIN_BLOCKED,
+    CHAIN_BLOCKAGE,
+    N_SCIENTIST,
+    N_USER,
+    EXITS,
+    ENTRIES,
+    STARTUPS,
+) = range(11)
+TYPE_COUNTS_AT = 11  # n_<type> for each type but the government, in AGENT_TYPES order
+
+# What adds up over a run: survival and gains (floats); moves and blocked ticks (ints).
+SURVIVAL, CUM_SPILL, CUM_INNOVATION = range(3)
+CUM_MOVES_IMITATION, CUM_MOVES_INNOVATION, CUM_BLOCKED = range(3)
+
 # Counters of one tick, zero again after each measurement.
 _TICK_COUNTERS = {
     "tick_spill": 0.0,
@@ -109,31 +183,40 @@ _TICK_COUNTERS = {
 
 
 @cache
-def _float_names(n_stages: int) -> tuple[str, ...]:
-    return (*_FLOAT_METRICS, *stage_metric_names(n_stages))
+def metric_slots(n_stages: int) -> dict[str, tuple[int, int]]:
+    """Where each column of the metrics table is in the kernel's rows:
+    name -> (0 for the float row or 1 for the integer row, index)."""
+    floats = (*FLOAT_METRICS, *stage_metric_names(n_stages))
+    slots = {name: (0, k) for k, name in enumerate(floats)}
+    slots.update({name: (1, k) for k, name in enumerate(INT_METRICS)})
+    return {name: slots[name] for name in model_reporters(n_stages)}
 
 
-def reset_tick_counters(model) -> None:
-    """Zero the tick's counters; ``model.changed`` all False over the current rows."""
-    changed = model.__dict__.get("changed")
-    if changed is not None and len(changed) == model.orgs.n:
-        changed.fill(False)
-    _reset(model)
+@cache
+def attribute_slots(n_stages: int) -> dict[str, tuple[int, int]]:
+    """:func:`metric_slots` by the model attribute each reporter names."""
+    reporters = model_reporters(n_stages)
+    return {reporters[name]: slot for name, slot in metric_slots(n_stages).items()}
 
 
-def _reset(model) -> None:
-    """:func:`reset_tick_counters` after the measure kernel has cleared ``model.changed``
-    (when its length still matched)."""
-    n = model.orgs.n
-    if len(model.__dict__.get("changed", ())) != n:
-        model.changed = np.zeros(n, dtype=bool)
+def setup(model) -> None:
+    """The run's accumulators and the tick's counters, before the first measurement."""
+    model.run_totals = np.array([1.0, 0.0, 0.0])  # survival, spilled and own gains so far
+    model.run_counts = np.zeros(3, dtype=np.int64)  # imitation and innovation moves, blocked ticks
+    model.metrics_rows = (
+        np.empty(len(FLOAT_METRICS) + 3 * model.n_stages),
+        np.empty(len(INT_METRICS), dtype=np.int64),
+    )
+    model.hazard = 0.0
+    model.changed = np.zeros(model.orgs.n, dtype=bool)
     model.discoveries = []
     model.__dict__.update(_TICK_COUNTERS)
-    if not hasattr(model, "cum_spill"):
-        model.cum_spill = model.cum_innovation = 0.0
-        model.cum_moves_imitation = model.cum_moves_innovation = 0
-        model.chain_blockage = 0
-        model.hazard = 0.0
+
+
+def current_row(model) -> tuple[list[float], list[int]]:
+    """The latest measurement: the float row and the integer row as Python numbers."""
+    floats, ints = model.metrics_rows
+    return floats.tolist(), ints.tolist()
 
 
 def mean_pairwise_hamming(designs: np.ndarray, n_bits: int) -> float:
@@ -158,42 +241,54 @@ def _hamming_kernel(designs, n_bits):
 
 @njit(**JIT)
 def _measure_kernel(
-    eff,
-    alive,
-    types_,
-    n_orgs,
-    orgs,
-    learners,
-    r_col,
-    r0_col,
-    capital,
-    spill_gain,
-    design,
-    table,
-    n_bits,
-    gates,
-    progress,
-    split,
-    need,
-    before,
-    usable,
-    gov_money,
-    adopted,
-    n_users,
-    changed,
-    edge_a,
-    edge_b,
-    n_edges,
-    org_position,
-    fout,
-    iout,
-):
-    """Every array metric of :func:`measure` into ``fout`` and ``iout`` (their names'
-    order), the network's statistics included; sums are numpy's pairwise sums of the
-    same elementwise values."""
+    tick, breakthrough_tick, rival_tick, has_rival, hazard, tick_spill, tick_innovation,
+    gov_money, private_rnd, moves_imitation, moves_innovation, n_scientists, exits, entries,
+    startups, totals, counts, eff, alive, types_, n_orgs, orgs, learners, r_col, r0_col,
+    capital, spill_gain, design, table, n_bits, gates, progress, split, need, before, usable,
+    adopted, n_users, changed, edge_a, edge_b, n_edges, org_position, fout, iout,
+):  # fmt: skip
+    """Every metric of the tick into the rows ``fout`` and ``iout`` (see
+    :data:`FLOAT_METRICS`, :data:`INT_METRICS`), the run's accumulators updated; sums
+    are numpy's pairwise sums of the same elementwise values."""
     n_stages = len(gates)
     last = eff.shape[1] - 1
     n = len(orgs)
+
+    # Breakthrough and its probability over time: P(t) = 1 - prod(1 - h) over the
+    # ticks at risk (the breakthrough's own tick is one of them).
+    at_risk = tick > 0 and (breakthrough_tick == -1 or breakthrough_tick == tick)
+    if at_risk:
+        totals[SURVIVAL] *= 1.0 - hazard
+    broke = breakthrough_tick >= 0
+    iout[TICK] = tick
+    iout[AT_RISK] = at_risk
+    iout[BREAKTHROUGH] = broke
+    iout[RIVAL_REACHED] = rival_tick >= 0
+    fout[HAZARD] = hazard
+    fout[P_BREAKTHROUGH] = 1.0 if broke else 1.0 - totals[SURVIVAL]
+    fout[BREAKTHROUGH_TICK] = breakthrough_tick if broke else np.nan
+    if not has_rival:
+        fout[LEAD] = np.nan  # no foreign rival: nobody to lead or follow
+    elif broke and (rival_tick < 0 or breakthrough_tick < rival_tick):
+        fout[LEAD] = 1.0
+    elif rival_tick >= 0:
+        fout[LEAD] = 0.0
+    else:
+        fout[LEAD] = np.nan
+
+    # Spillover and free-riding; money; path dependence (imitation share of moves).
+    totals[CUM_SPILL] += tick_spill
+    totals[CUM_INNOVATION] += tick_innovation
+    fout[SPILLOVER_VOLUME] = tick_spill
+    fout[INNOVATION_VOLUME] = tick_innovation
+    gains = totals[CUM_SPILL] + totals[CUM_INNOVATION]
+    fout[SPILLOVER_SHARE] = totals[CUM_SPILL] / gains if gains > 0 else 0.0
+    fout[GOV_MONEY] = gov_money
+    fout[PRIVATE_RND] = private_rnd
+    counts[CUM_MOVES_IMITATION] += moves_imitation
+    counts[CUM_MOVES_INNOVATION] += moves_innovation
+    moves = counts[CUM_MOVES_IMITATION] + counts[CUM_MOVES_INNOVATION]
+    fout[IMITATION_SHARE] = counts[CUM_MOVES_IMITATION] / moves if moves else 0.0
 
     # Fitness and the chain.
     best = -np.inf
@@ -204,21 +299,21 @@ def _measure_kernel(
                 best = v
                 if v != v:
                     break
-    fout[0] = best
+    fout[BEST_FITNESS] = best
     if n:
         product = np.empty(n)
         for j in range(n):
             product[j] = eff[orgs[j], last]
-        fout[1] = total(product) / n
+        fout[MEAN_FITNESS] = total(product) / n
     else:
-        fout[1] = 0.0
+        fout[MEAN_FITNESS] = 0.0
     stage = np.empty(n_stages)
     for s in range(n_stages):
         stage[s] = 1 - progress[s]
-    fout[2] = total(stage) / n_stages
+    fout[GAP_TO_TARGET] = total(stage) / n_stages
     for s in range(n_stages):
         stage[s] = abs(split[s] - need[s])
-    fout[3] = 0.5 * total(stage)
+    fout[MISALLOCATION_INDEX] = 0.5 * total(stage)
     # A stage is ready once the one before it is usable, starved when it gets less
     # than half the share it needs (on the progress the split was computed from).
     blocked = 0
@@ -226,7 +321,9 @@ def _measure_kernel(
         ready = (1.0 if s == 0 else before[s - 1]) >= usable
         if ready and before[s] < 1.0 and split[s] < 0.5 * need[s]:
             blocked = 1
-    iout[0] = blocked
+    iout[CHAIN_BLOCKED] = blocked
+    counts[CUM_BLOCKED] += blocked
+    iout[CHAIN_BLOCKAGE] = counts[CUM_BLOCKED]
 
     # Free-riding and contributions of the learners.
     m = len(learners)
@@ -242,11 +339,11 @@ def _measure_kernel(
         buf[2, j] = (r0 - r) * cap
         buf[3, j] = r
     base = total(buf[0])
-    fout[4] = free / m if m else 0.0
-    fout[5] = 1 - total(buf[1]) / base if base > 0 else 0.0
-    fout[6] = total(buf[3]) / m if m else 0.0
+    fout[FREE_RIDING_SHARE] = free / m if m else 0.0
+    fout[CONTRIBUTION_GAP] = 1 - total(buf[1]) / base if base > 0 else 0.0
+    fout[MEAN_CONTRIBUTION] = total(buf[3]) / m if m else 0.0
     shortfall = total(buf[2])
-    fout[7] = shortfall / gov_money if gov_money > 0 else 0.0
+    fout[CROWDING_OUT] = shortfall / gov_money if gov_money > 0 else 0.0
 
     # Path dependence: diversity, and lock-in on local optima below the gate.
     diversity, lock = 0.0, 0.0
@@ -263,88 +360,69 @@ def _measure_kernel(
                 top = max(top, table[s, d[j] ^ (1 << b)])
             stuck += top < f and f < gates[s]
         lock += stuck / n if n else 0.0
-    fout[8] = diversity / n_stages
-    fout[9] = lock / n_stages
+    fout[DIVERSITY] = diversity / n_stages
+    fout[LOCK_IN] = lock / n_stages
 
     adopters = 0
     for i in range(n_users):
         adopters += adopted[i]
-    fout[10] = adopters / n_users if n_users else 0.0
+    fout[ADOPTION_SHARE] = adopters / n_users if n_users else 0.0
     # Density, clustering, centralisation over the linkable organisations.
-    fout[11], fout[12], fout[13] = network._statistics_kernel(
+    fout[DENSITY], fout[CLUSTERING], fout[CENTRALISATION] = network._statistics_kernel(
         edge_a, edge_b, n_edges, org_position, n
     )
     for s in range(n_stages):
-        fout[_STAGE_AT + 3 * s] = progress[s]
-        fout[_STAGE_AT + 1 + 3 * s] = split[s]
-        fout[_STAGE_AT + 2 + 3 * s] = need[s]
+        fout[STAGE_AT + 3 * s] = progress[s]
+        fout[STAGE_AT + 1 + 3 * s] = split[s]
+        fout[STAGE_AT + 2 + 3 * s] = need[s]
 
-    iout[1:] = 0
+    # Counts.
+    iout[N_SCIENTIST] = n_scientists
+    iout[N_USER] = n_users
+    iout[EXITS] = exits
+    iout[ENTRIES] = entries
+    iout[STARTUPS] = startups
+    per_type = np.zeros(N_TYPES, dtype=np.int64)
     for i in range(n_orgs):
         if alive[i]:
-            iout[1 + types_[i]] += 1
-    if len(changed) == n_orgs:  # the next tick's change flags (reset_tick_counters)
+            per_type[types_[i]] += 1
+    k = TYPE_COUNTS_AT
+    for t in range(len(per_type)):
+        if t != GOV:
+            iout[k] = per_type[t]
+            k += 1
+    if len(changed) == n_orgs:  # the next tick's change flags
         changed[:] = False
 
 
 def measure(model) -> None:
-    """Every metric of the tick into the model's attributes, then the counters reset."""
+    """Every metric of the tick into ``model.metrics_rows``, then the counters reset."""
     o, tech = model.orgs, model.tech
     if not model._fitness_current:
         model.refresh_fitness()
     census = model.census()
-
-    # Breakthrough and its probability over time.
-    model.at_risk = int(model.tick > 0 and model.breakthrough_tick in (-1, model.tick))
-    if model.at_risk:
-        model.survival *= 1.0 - model.hazard
-    model.breakthrough = int(model.breakthrough_tick >= 0)
-    model.reported_breakthrough_tick = (
-        float(model.breakthrough_tick) if model.breakthrough else float("nan")
-    )
-    model.p_breakthrough = 1.0 if model.breakthrough else 1.0 - model.survival
-    model.rival_reached = int(model.rival_tick >= 0)
-    if model.tech.rival_hazard == 0:
-        model.lead = float("nan")  # no foreign rival: nobody to lead or follow
-    elif model.breakthrough and (
-        model.rival_tick < 0 or model.breakthrough_tick < model.rival_tick
-    ):
-        model.lead = 1.0
-    elif model.rival_reached:
-        model.lead = 0.0
-    else:
-        model.lead = float("nan")
-
-    # Spillover and free-riding; money.
-    model.cum_spill += model.tick_spill
-    model.cum_innovation += model.tick_innovation
-    model.spillover_volume = model.tick_spill
-    model.innovation_volume = model.tick_innovation
-    total_gain = model.cum_spill + model.cum_innovation
-    model.spillover_share = model.cum_spill / total_gain if total_gain > 0 else 0.0
-    model.gov_money = model.tick_gov_money
-    model.private_rnd = model.tick_private_rnd
-
-    # Path dependence.
-    model.cum_moves_imitation += model.tick_moves_imitation
-    model.cum_moves_innovation += model.tick_moves_innovation
-    moves = model.cum_moves_imitation + model.cum_moves_innovation
-    model.imitation_share = model.cum_moves_imitation / moves if moves else 0.0
-
-    # Every array metric (fitness, chain, contributions, diversity, lock-in, users,
-    # counts) in one pass.
     n_bits = model.__dict__.get("_n_bits")
     if n_bits is None:
         n_bits = model._n_bits = np.array([land.n_bits for land in tech.landscapes])
-    out = model.__dict__.get("_metrics_out")
-    if out is None:  # float metrics, then chain_blocked and the count of each type
-        out = model._metrics_out = (
-            np.empty(len(_FLOAT_METRICS) + 3 * model.n_stages),
-            np.empty(1 + len(AGENT_TYPES), dtype=np.int64),
-        )
-    fout, iout = out
     u = model.users
     _measure_kernel(
+        model.tick,
+        model.breakthrough_tick,
+        model.rival_tick,
+        tech.rival_hazard > 0,
+        model.hazard,
+        model.tick_spill,
+        model.tick_innovation,
+        model.tick_gov_money,
+        model.tick_private_rnd,
+        model.tick_moves_imitation,
+        model.tick_moves_innovation,
+        model.scientists.n,
+        model.tick_exits,
+        model.tick_entries,
+        model.tick_startups,
+        model.run_totals,
+        model.run_counts,
         model.effective_fitness,
         o.alive,
         o.type,
@@ -364,7 +442,6 @@ def measure(model) -> None:
         model.stage_need,
         model.allocation_progress,
         model.params.usable_fraction,
-        model.gov_money,
         u.adopted,
         u.n,
         model.changed,
@@ -372,20 +449,10 @@ def measure(model) -> None:
         model.edge_b,
         model.n_edges,
         census.org_position,
-        fout,
-        iout,
+        *model.metrics_rows,
     )
-    values = model.__dict__
-    values.update(zip(_float_names(model.n_stages), fout.tolist(), strict=True))
-    ints = iout.tolist()
-    del ints[1 + GOV]
-    values.update(zip(_INT_METRICS, ints, strict=True))
-    model.chain_blockage += model.chain_blocked
-
-    # Counts.
-    model.n_scientist = model.scientists.n
-    model.n_user = u.n
-    model.exits = model.tick_exits
-    model.entries = model.tick_entries
-    model.startups = model.tick_startups
-    _reset(model)
+    if len(model.changed) != o.n:  # organisations entered: the flags cover every row
+        model.changed = np.zeros(o.n, dtype=bool)
+    if model.discoveries:
+        model.discoveries = []
+    model.__dict__.update(_TICK_COUNTERS)

@@ -15,7 +15,7 @@ import numpy as np
 from mesa import Model
 from numba import njit
 
-from kctsim import compiled_tick
+from kctsim import compiled_tick, metrics
 from kctsim.agents import ORGANISATION_CLASSES, Organisation, Scientist, User
 from kctsim.collector import MetricsCollector
 from kctsim.config import (
@@ -43,7 +43,7 @@ from kctsim.mechanisms import (
     people,
     spillover,
 )
-from kctsim.metrics import measure, model_reporters, reset_tick_counters
+from kctsim.metrics import measure
 from kctsim.population import Census, Table
 from kctsim.technology import Technology, all_stages_passed
 
@@ -161,7 +161,11 @@ class KCTModel(Model):
         spillover.setup(self)
         measure_setup(self)
 
-        self.datacollector = MetricsCollector(model_reporters(self.n_stages))
+        self.datacollector = MetricsCollector(
+            metrics.model_reporters(self.n_stages),
+            metrics.metric_slots(self.n_stages),
+            metrics.current_row,
+        )
         measure(self)  # tick 0: the initial state
         self.datacollector.collect(self)
         self.running = True
@@ -384,6 +388,16 @@ class KCTModel(Model):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_stream_addresses": {}}
 
+    def __getattr__(self, name: str) -> Any:
+        # The tick's metrics (model.p_breakthrough, model.n_sme, ...) are read from the
+        # latest measurement's rows: measure writes two arrays, not sixty attributes.
+        state = self.__dict__
+        rows = state.get("metrics_rows")
+        slot = None if rows is None else metrics.attribute_slots(state["n_stages"]).get(name)
+        if slot is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return rows[slot[0]][slot[1]].item()
+
     def collaboration_graph(self) -> nx.Graph:
         """The current collaboration network as a networkx Graph keyed by unique_id.
 
@@ -452,9 +466,8 @@ def measure_setup(model: KCTModel) -> None:
     model.tick = 0
     model.rival_tick = -1
     model.breakthrough_tick = -1
-    model.survival = 1.0
     model.refresh_fitness()
-    reset_tick_counters(model)
+    metrics.setup(model)
 
 
 # The shipped presets and defaults are read and validated once per process (a sweep

@@ -170,6 +170,38 @@ def test_collector_rows_reach_model_vars_once_however_often_they_are_read():
     )
 
 
+def test_rows_give_the_table_mesas_own_collect_reads_from_the_model():
+    """Mesa's plain DataCollector reads each metric as a model attribute (served from
+    the latest rows); the rows kctsim's collector keeps give the same table."""
+    from mesa.datacollection import DataCollector
+
+    model = KCTModel(technology="major_strategic", horizon=15, rng=4)
+    plain = DataCollector(model_reporters=metrics_module.model_reporters(model.n_stages))
+    plain.collect(model)
+    while model.running:
+        model.step()
+        plain.collect(model)
+    ours = model.datacollector.get_model_vars_dataframe()
+    theirs = plain.get_model_vars_dataframe()
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert ours.dtypes.tolist() == theirs.dtypes.tolist()
+    assert isinstance(model.n_sme, int) and isinstance(model.p_breakthrough, float)
+    with pytest.raises(AttributeError, match="no_such_metric"):
+        _ = model.no_such_metric
+
+
+def test_the_kernels_rows_hold_every_metric_once():
+    floats, ints = set(metrics_module.FLOAT_METRICS), set(metrics_module.INT_METRICS)
+    assert not floats & ints
+    assert floats | ints == set(metrics_module.RUN_METRICS)
+    for n_stages in (1, 3):
+        slots = list(metrics_module.metric_slots(n_stages).values())
+        assert len(set(slots)) == len(slots)
+        assert list(metrics_module.metric_slots(n_stages)) == list(
+            metrics_module.model_reporters(n_stages)
+        )
+
+
 def test_summary_rules_name_real_metrics():
     # A renamed metric would otherwise turn a summary column into NaN with a warning.
     named = {"breakthrough", "breakthrough_tick", "at_risk", "hazard", "p_breakthrough"}
