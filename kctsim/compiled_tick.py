@@ -1,12 +1,16 @@
 """Steps 1-5 of a tick in one compiled call: funding, market, contribution, R&D,
-spillover, network and scientists' moves (MODEL.md section 4).
+spillover, network and scientists' moves (MODEL.md section 4) -- and on a quiet tick
+steps 6 and 7 as well.
 
 Each step's rule is its mechanism module's kernel; :func:`advance` gathers the
 model's columns once and :func:`_advance_kernel` calls the kernels in the order of
 the tick. Handing the same columns to seven kernels one by one (numba unboxes every
 array argument of every call), with Python in between, had cost about 8% of a tick.
 What needs Python -- Mesa agents for start-ups, exits and entries -- comes after, in
-:meth:`kctsim.model.KCTModel.step`.
+:meth:`kctsim.model.KCTModel.step`. So the call goes on past step 5 only while no
+Mesa agent has to be made or removed: without start-ups it decides the exits and the
+entry draw (step 6), and when nobody exits or enters it measures the tick (step 7).
+The kernels and their order are the same either way, and so are the results.
 """
 
 from __future__ import annotations
@@ -14,9 +18,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from kctsim import metrics
 from kctsim.kernels import JIT
 from kctsim.ledger import TYPE_CODE
-from kctsim.mechanisms import contribution, funding, market, network, people, rnd, spillover
+from kctsim.mechanisms import (
+    contribution,
+    demography,
+    funding,
+    market,
+    network,
+    people,
+    rnd,
+    spillover,
+)
 from kctsim.technology import _refresh_kernel, all_stages_passed
 
 # The steps' constants (levers and parameters), in this order in ``_constants``.
@@ -46,7 +60,13 @@ from kctsim.technology import _refresh_kernel, all_stages_passed
     LINK_RATE,
     SOCIAL_TRUST,
     MOBILITY,
-) = range(25)
+    SOFT_BUDGET_FLOOR,
+    RESCUE_FLOOR,
+    RISK_TOLERANCE,
+    ENTRY_RATE,
+    USABLE_FRACTION,
+    HAS_RIVAL,
+) = range(31)
 
 
 def _constants(model) -> np.ndarray:
@@ -87,6 +107,12 @@ def _constants(model) -> np.ndarray:
             v["link_rate"] * min(1.0, lev.social_trust + lev.platform),
             lev.social_trust,
             v["scientist_mobility"] * lev.people_orientation,
+            v["soft_budget_floor"],
+            v["rescue_floor"],
+            lev.risk_tolerance,
+            lev.entry_rate,
+            v["usable_fraction"],
+            model.tech.rival_hazard > 0,
         ],
         dtype=float,
     )
@@ -94,8 +120,9 @@ def _constants(model) -> np.ndarray:
     return values
 
 
-def advance(model) -> None:
-    """Steps 1-5 of the tick; the start-ups, exits and entries follow (in Python)."""
+def advance(model) -> int:
+    """Steps 1-5 of the tick, and 6 and 7 as far as no Mesa agent is made or removed;
+    returns the last step done (5, 6 or 7)."""
     o, u, sc, tech, ledger = model.orgs, model.users, model.scientists, model.tech, model.ledger
     n, S, census = o.n, model.n_stages, model.census()
     tables = rnd.tables(model)
@@ -103,6 +130,7 @@ def advance(model) -> None:
     if do_hazard:
         tables.refresh_reach(tech)
     visible, visible_row = spillover.visible_buffers(model)
+    exits = demography.exit_buffer(model)
     # Room for every transfer of the steps: funding, market, R&D spending.
     ledger.reserve(
         1
@@ -111,6 +139,8 @@ def advance(model) -> None:
         + 3 * len(census.sellers)
         + u.n
         + n * S
+        + len(census.orgs)  # step 6: a payment per organisation
+        + 2  # and at most two treasury top-ups
     )
     network.reserve(model, len(census.orgs))  # at most one new link per seeker
     if len(tables.discoveries) < n * S:
@@ -129,6 +159,9 @@ def advance(model) -> None:
         passed,
         model.tick_leaks,
         model.n_edges,
+        done,
+        n_exit,
+        model.entrants_due,
     ) = _advance_kernel(
         model.rng_at,
         model.hazard_rng_at,
@@ -216,6 +249,18 @@ def advance(model) -> None:
         ledger.ints,
         ledger.amounts,
         ledger.n,
+        o.soft_budget,
+        exits,
+        model.breakthrough_tick,
+        model.rival_tick,
+        model.tick_moves_imitation,
+        model.tick_moves_innovation,
+        model.run_totals,
+        model.run_counts,
+        o.r0,
+        census.learners,
+        census.org_position,
+        *model.metrics_rows,
     )
     model._fitness_current = True
     model.split_progress = model.allocation_progress
@@ -227,6 +272,10 @@ def advance(model) -> None:
         model.discoveries.extend(tables.discoveries[:n_discoveries].tolist())
     if model.breakthrough_tick < 0 and passed:
         model.breakthrough_tick = model.tick
+    model.exits_due = exits[:n_exit]
+    if done == 7:
+        metrics.finish(model)
+    return done
 
 
 @njit(**JIT)
@@ -241,9 +290,11 @@ def _advance_kernel(
     public_design, public_row, fitness_table, n_bits, frontier, gates, reach, miss, rnd_params,
     spill_matrix, changed, discoveries, tick_spill, tick_innovation, pool_design, pool_row,
     pool_next, ea, eb, et, n_edges, n_scientists, employer, sc_expertise, look, ints, amounts,
-    pos,
+    pos, soft_budget, exits, breakthrough_tick, rival_tick, moves_imitation,
+    moves_innovation, run_totals, run_counts, r0, learners_in_order, org_position, fout, iout,
 ):  # fmt: skip
-    """Steps 1-5 in the order of the tick (each call is one mechanism's kernel)."""
+    """Steps 1-5 in the order of the tick (each call is one mechanism's kernel), then
+    6 and 7 while no Mesa agent has to be made or removed."""
     # 1. The government allocates its budget.
     pos, paid, own_research = funding._allocate_kernel(
         rng_at, tick, horizon, c[BUDGET], c[BLOCK_GRANT_SHARE], budget_profile, government_row,
@@ -299,7 +350,37 @@ def _advance_kernel(
         rng_at, employer, n_scientists, org_rows, c[MOBILITY], effective_fitness, look,
         sc_expertise, expertise, n, not founding,
     )  # fmt: skip
+    gov_money = paid + own_research
+    if founding:  # start-ups are Mesa agents: step 6 follows them, in Python
+        return (
+            pos, gov_money, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
+            n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 5, 0, 0,
+        )  # fmt: skip
+    # 6. Exit unless rescued; entry.
+    pos, n_exit, n_new = demography._exit_and_enter_kernel(
+        rng_at, org_rows, capital, capital0, soft_budget, otype, uid, government_row,
+        c[SOFT_BUDGET_FLOOR], c[RESCUE_FLOOR], c[RISK_TOLERANCE], c[ENTRY_RATE], ints, amounts,
+        pos, tick, exits,
+    )  # fmt: skip
+    if n_exit or n_new:  # Mesa agents leave or arrive, in Python; then the metrics
+        return (
+            pos, gov_money, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
+            n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 6, n_exit, n_new,
+        )  # fmt: skip
+    # 7. Metrics: nobody was founded, exited or entered, so the census and the fitness
+    # arrays are current.
+    if breakthrough_tick < 0 and passed:
+        breakthrough_tick = tick
+    metrics._measure_kernel(
+        tick, breakthrough_tick, rival_tick, c[HAS_RIVAL] > 0, hazard, tick_spill,
+        tick_innovation, gov_money, private_rnd, moves_imitation + n_imitation,
+        moves_innovation + n_innovation, n_scientists, 0, 0, 0, run_totals, run_counts,
+        effective_fitness, alive, otype, n, org_rows, learners_in_order, r, r0, capital,
+        spill_gain, design, fitness_table, n_bits, gates, stage_progress, stage_split,
+        stage_need, allocation_progress, c[USABLE_FRACTION], adopted, n_users, changed, ea, eb,
+        n_edges, org_position, fout, iout,
+    )  # fmt: skip
     return (
-        pos, paid + own_research, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
-        n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges,
+        pos, gov_money, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
+        n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 7, 0, 0,
     )  # fmt: skip

@@ -451,8 +451,14 @@ def measure(model) -> None:
         census.org_position,
         *model.metrics_rows,
     )
-    if len(model.changed) != o.n:  # organisations entered: the flags cover every row
-        model.changed = np.zeros(o.n, dtype=bool)
+    finish(model)
+
+
+def finish(model) -> None:
+    """After the measurement: the tick's counters back to zero, the change flags over
+    every row (organisations may have entered)."""
+    if len(model.changed) != model.orgs.n:
+        model.changed = np.zeros(model.orgs.n, dtype=bool)
     if model.discoveries:
         model.discoveries = []
     model.__dict__.update(_TICK_COUNTERS)

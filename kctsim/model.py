@@ -337,10 +337,14 @@ class KCTModel(Model):
         # 1-5 in one compiled call (kctsim.compiled_tick): the government allocates its
         # budget; users adopt and pay; contributions r move toward better-paid peers;
         # R&D and the hazard; knowledge spills; trust and links change; scientists move.
-        compiled_tick.advance(self)
-        people.found_startups(self)  # 5. start-ups after discoveries
-        demography.exit_and_enter(self)  # 6. exit unless rescued; entry
-        measure(self)  # 7. metrics
+        # The call goes on with 6 and 7 as long as no Mesa agent is made or removed.
+        done = compiled_tick.advance(self)
+        if done == 5:
+            people.found_startups(self)  # 5. start-ups after discoveries
+            demography.decide(self)  # 6. exit unless rescued; entry
+        if done < 7:
+            demography.exit_and_enter(self)  # 6. the Mesa agents leave and arrive
+            measure(self)  # 7. metrics
         self.datacollector.collect(self)
         self.running = self.steps < self.horizon
 
@@ -468,6 +472,7 @@ def measure_setup(model: KCTModel) -> None:
     model.breakthrough_tick = -1
     model.refresh_fitness()
     metrics.setup(model)
+    model.exits_due, model.entrants_due = np.empty(0, dtype=np.int64), 0
 
 
 # The shipped presets and defaults are read and validated once per process (a sweep

@@ -52,31 +52,17 @@ def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows
 
 @njit(**JIT)
 def _exit_and_enter_kernel(
-    rng_at,
-    rows,
-    capital,
-    capital0,
-    soft_budget,
-    types_,
-    uids,
-    gov,
-    soft_floor,
-    rescue_floor,
-    risk_tolerance,
-    entry_rate,
-    ints,
-    amounts,
-    pos,
-    tick,
-    low_rows,
-    failing,
-    paid,
-    exits,
-):
+    rng_at, rows, capital, capital0, soft_budget, types_, uids, gov, soft_floor, rescue_floor,
+    risk_tolerance, entry_rate, ints, amounts, pos, tick, exits,
+):  # fmt: skip
     """Soft budgets, then rescue or exit, then (when nobody exits) the entry draw.
 
     Returns (ledger length, exits written to ``exits``, entrants); entrants is -1
-    when someone exits: the exit draws come first, so the entry draw waits."""
+    when someone exits: the exit draws come first, so the entry draw waits for the
+    draws of the exits themselves (:func:`exit_and_enter`)."""
+    low_rows = np.empty(len(rows), dtype=np.int64)
+    failing = np.empty(len(rows), dtype=np.int64)
+    paid = np.empty(len(rows))
     # Which rows are low and which fail is judged on the capital before any payment.
     n_low = 0
     n_fail = 0
@@ -93,19 +79,9 @@ def _exit_and_enter_kernel(
             r = low_rows[j]
             paid[j] = soft_floor * capital0[r] - capital[r]
         pos = _pay_kernel(
-            ints,
-            amounts,
-            pos,
-            tick,
-            _SOFT_BUDGET,
-            gov,
-            capital,
-            types_,
-            uids,
-            low_rows,
-            paid,
+            ints, amounts, pos, tick, _SOFT_BUDGET, gov, capital, types_, uids, low_rows, paid,
             n_low,
-        )
+        )  # fmt: skip
     n_exit = 0
     if n_fail:
         rng = generator(rng_at)
@@ -124,63 +100,53 @@ def _exit_and_enter_kernel(
                 n_exit += 1
         if n_saved:
             pos = _pay_kernel(
-                ints,
-                amounts,
-                pos,
-                tick,
-                _BAILOUT,
-                gov,
-                capital,
-                types_,
-                uids,
-                low_rows,
-                paid,
+                ints, amounts, pos, tick, _BAILOUT, gov, capital, types_, uids, low_rows, paid,
                 n_saved,
-            )
+            )  # fmt: skip
     if n_exit:
         return pos, n_exit, -1
     rng = generator(rng_at)
     return pos, 0, rng.poisson(entry_rate)
 
 
-def exit_and_enter(model) -> None:
-    o, lev, p, rng, ledger = model.orgs, model.levers, model.params, model.rng, model.ledger
+def exit_buffer(model) -> np.ndarray:
+    """Room for the rows that exit this tick (one per organisation)."""
     rows = model.census().orgs
-    scratch = model.__dict__.get("_demography_scratch")
-    if scratch is None or len(scratch[0]) < len(rows):
-        size = 2 * len(rows) + 8
-        scratch = model._demography_scratch = (
-            np.empty(size, dtype=np.int64),
-            np.empty(size, dtype=np.int64),
-            np.empty(size),
-            np.empty(size, dtype=np.int64),
-        )
+    buffer = model.__dict__.get("_exit_rows")
+    if buffer is None or len(buffer) < len(rows):
+        buffer = model._exit_rows = np.empty(2 * len(rows) + 8, dtype=np.int64)
+    return buffer
+
+
+def decide(model) -> None:
+    """Step 6's compiled part: soft budgets, rescue or exit, and how many enter; the
+    Mesa agents leave and arrive in :func:`exit_and_enter`."""
+    o, lev, p, ledger = model.orgs, model.levers, model.params, model.ledger
+    rows = model.census().orgs
+    exits = exit_buffer(model)
     ledger.reserve(len(rows) + 2)  # a payment per row and at most two treasury top-ups
     ledger.n, n_exit, n_new = _exit_and_enter_kernel(
-        model.rng_at,
-        rows,
-        o.capital,
-        o.capital0,
-        o.soft_budget,
-        o.type,
-        o.uid,
-        model.government_row,
-        p.soft_budget_floor,
-        p.rescue_floor,
-        lev.risk_tolerance,
-        lev.entry_rate,
-        ledger.ints,
-        ledger.amounts,
-        ledger.n,
-        model.tick,
-        *scratch,
-    )
-    if n_exit:
-        remove(model, scratch[3][:n_exit])
-        n_new = int(rng.poisson(lev.entry_rate))
+        model.rng_at, rows, o.capital, o.capital0, o.soft_budget, o.type, o.uid,
+        model.government_row, p.soft_budget_floor, p.rescue_floor, lev.risk_tolerance,
+        lev.entry_rate, ledger.ints, ledger.amounts, ledger.n, model.tick, exits,
+    )  # fmt: skip
+    model.exits_due, model.entrants_due = exits[:n_exit], n_new
+
+
+def exit_and_enter(model) -> None:
+    """The organisations :func:`decide` let go exit; after their draws, the entry draw
+    if it had to wait; the entrants arrive."""
+    n_new = model.entrants_due
+    if len(model.exits_due):
+        remove(model, model.exits_due)
+        n_new = int(model.rng.poisson(model.levers.entry_rate))
     if n_new:
         new = model.add_organisations("sme", n_new)
         people.seed_capital(model, new)
+    model.exits_due, model.entrants_due = _NOBODY, 0
+
+
+_NOBODY = np.empty(0, dtype=np.int64)
 
 
 @njit(**JIT)
