@@ -109,7 +109,7 @@ def linear_quantile(values: np.ndarray, q: float) -> float:
     """``np.quantile(values, q)`` for 0 <= q <= 1, bit for bit (numpy's "linear" method:
     the same partition and the same arithmetic) without numpy's general machinery,
     which costs about six times as much on a 2^14 table; every entry after turbulence
-    needs one (:meth:`kctsim.technology.Technology.start_designs`)."""
+    needs one (:meth:`kctsim.technology.Technology.start_pool`)."""
     n = len(values)
     virtual = (n - 1) * q
     if virtual >= n - 1:

@@ -45,7 +45,7 @@ from kctsim.mechanisms import (
 )
 from kctsim.metrics import measure
 from kctsim.population import Census, Table
-from kctsim.technology import Technology, all_stages_passed
+from kctsim.technology import Technology, all_stages_passed, draw_designs
 
 POPULATION_KEYS = {
     "leader_firm": "n_leader_firms",
@@ -253,31 +253,35 @@ class KCTModel(Model):
     def add_organisations(
         self, type_name: str, n: int, designs: np.ndarray | None = None
     ) -> np.ndarray:
-        """Create ``n`` organisations of a type (Mesa agents plus their rows)."""
+        """Create ``n`` organisations of a type (Mesa agents plus their rows), starting
+        from ``designs`` (one row per organisation) or from designs drawn from the
+        technology's start pool."""
         if n == 0:
             return np.empty(0, dtype=np.int64)
         o = self.orgs
-        tp = self.params.agent_types[type_name]
+        start = o.n
         rows = o.add(n)
-        new = slice(int(rows[0]), int(rows[-1]) + 1)  # rows are appended: a slice is cheaper
         cls = ORGANISATION_CLASSES[type_name]
-        agents = [cls(self, row) for row in range(new.start, new.stop)]
+        agents = [cls(self, row) for row in range(start, start + n)]
         self.org_agents.extend(agents)
-        uids = np.fromiter((a.unique_id for a in agents), dtype=np.int64, count=n)
+        first_uid = agents[0].unique_id
+        if agents[-1].unique_id != first_uid + n - 1:  # the kernel numbers them in turn
+            raise RuntimeError("Mesa did not number the new agents consecutively")
         if designs is None:
-            for s in range(self.n_stages):
-                o.design[new, s] = self.tech.start_designs(
-                    n, s, self.params.start_quantile, self.params.start_distance
-                )
+            pool, offsets = self.tech.start_pool(
+                self.params.start_quantile, self.params.start_distance
+            )
+            designs = _NO_DESIGNS
         else:
-            o.design[new] = designs
+            pool, offsets = _NO_POOL, _NO_OFFSETS
         values, flags, preference = self._type_template(type_name)
         _start_rows(
-            self.rng_at, new.start, new.stop, AGENT_TYPES.index(type_name), uids,
-            tp.contribution, values, flags, preference, self.steps, o.alive, o.type, o.uid,
-            o.r, o.r0, o.capital, o.capital0, o.capital_prev, o.exploration, o.absorption,
-            o.efficiency, o.premium, o.base_revenue, o.operating_cost, o.learns, o.publishes,
-            o.sells, o.soft_budget, o.stage_pref, o.born, o.died,
+            self.rng_at, self.tech.rng_at, start, n, AGENT_TYPES.index(type_name), first_uid,
+            designs, pool, offsets, self.params.agent_types[type_name].contribution, values,
+            flags, preference, self.steps, o.alive, o.type, o.uid, o.design, o.r, o.r0,
+            o.capital, o.capital0, o.capital_prev, o.exploration, o.absorption, o.efficiency,
+            o.premium, o.base_revenue, o.operating_cost, o.learns, o.publishes, o.sells,
+            o.soft_budget, o.stage_pref, o.born, o.died,
         )  # fmt: skip
         self.population_changed()
         return rows
@@ -413,20 +417,26 @@ class KCTModel(Model):
 
 @njit(**JIT)
 def _start_rows(
-    address, start, stop, type_code, uids, contribution, values, flags, preference, tick, alive,
-    type_, uid, r, r_start, capital, capital0, capital_prev, exploration, absorption, efficiency,
-    premium, base_revenue, operating_cost, learns, publishes, sells, soft_budget, stage_pref,
-    born, died,
+    address, tech_address, start, n, type_code, first_uid, designs, pool, offsets,
+    contribution, values, flags, preference, tick, alive, type_, uid, design, r, r_start,
+    capital, capital0, capital_prev, exploration, absorption, efficiency, premium,
+    base_revenue, operating_cost, learns, publishes, sells, soft_budget, stage_pref, born,
+    died,
 ):  # fmt: skip
-    """The new rows start..stop-1 of the organisation table: alive, of the type, with
-    its starting values (one call: some twenty column writes from Python cost more
-    than the rest of an entry)."""
+    """The new rows start..start+n-1 of the organisation table: alive, of the type, with
+    its starting values and designs (one call: some twenty column writes and the design
+    draws from Python cost more than the rest of an entry)."""
+    if len(designs):
+        for k in range(n):
+            design[start + k] = designs[k]
+    else:
+        draw_designs(tech_address, pool, offsets, n, design, start)
     rng = generator(address)
-    for k in range(stop - start):
+    for k in range(n):
         i = start + k
         alive[i] = True
         type_[i] = type_code
-        uid[i] = uids[k]
+        uid[i] = first_uid + k
         # Learners' contributions start spread around the type's mean, so that
         # payoff-driven learning has variation to act on (numpy's uniform(0.5, 1.5, n)).
         r[i] = r_start[i] = contribution * rng.uniform(0.5, 1.5) if flags[0] else contribution
@@ -441,6 +451,12 @@ def _start_rows(
         stage_pref[i] = preference
         born[i] = tick
         died[i] = -1
+
+
+# Stand-ins for the designs or the start pool that a call to _start_rows does not use.
+_NO_DESIGNS = np.empty((0, 0), dtype=np.int64)
+_NO_POOL = np.empty(0, dtype=np.int64)
+_NO_OFFSETS = np.zeros(1, dtype=np.int64)
 
 
 _kernels_ready = False

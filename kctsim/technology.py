@@ -43,15 +43,28 @@ class Technology:
         self.cost_multiplier = spec.cost_multiplier
         self._turbulence = spec.turbulence  # read every tick
         self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
+        self._pool_revision, self._pool_args = -1, None  # what start_pool was made for
         self._far: dict[tuple[int, int], np.ndarray] = {}  # (stage, bits) -> mask
         self._address: tuple[np.random.Generator, int] | None = None
         self._table_revision = -1  # NKLandscape.revisions when the table was built
         self._table = np.zeros((self.n_stages, max(land.size for land in self.landscapes)))
 
-    def start_designs(
-        self, n: int, stage: int, below_quantile: float, min_distance: float
-    ) -> np.ndarray:
-        """Random start designs below a fitness quantile and far from the frontier."""
+    def start_pool(
+        self, below_quantile: float, min_distance: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The designs an entrant may start from, every stage's one after another, and
+        where each stage's begin (``pool[offsets[s]:offsets[s + 1]]``): below a fitness
+        quantile and far from the frontier. Entrants draw from it with
+        :func:`draw_designs`; it is made again only after turbulence."""
+        args = (below_quantile, min_distance)
+        if self._pool_revision != NKLandscape.revisions or self._pool_args != args:
+            pools = [self._stage_pool(s, *args) for s in range(self.n_stages)]
+            self._pool = pools[0] if self.n_stages == 1 else np.concatenate(pools)
+            self._pool_offsets = np.cumsum([0, *(len(p) for p in pools)], dtype=np.int64)
+            self._pool_revision, self._pool_args = NKLandscape.revisions, args
+        return self._pool, self._pool_offsets
+
+    def _stage_pool(self, stage: int, below_quantile: float, min_distance: float) -> np.ndarray:
         land = self.landscapes[stage]
         key = (stage, land.version, below_quantile, min_distance)
         if self._start_pool.get(stage, (None,))[0] != key:
@@ -61,10 +74,12 @@ class Technology:
                 if (ok & far).any():
                     ok &= far
             self._start_pool[stage] = (key, np.flatnonzero(ok))
-        pool = self._start_pool[stage][1]
-        # = pool[self.rng.integers(len(pool), size=n)], the same draws, compiled: after a
-        # tick numpy's integers() ran several times slower than on its own.
-        return _draw(self._rng_at(), pool, n)
+        return self._start_pool[stage][1]
+
+    @property
+    def rng_at(self) -> int:
+        """Address of the technology's Generator for the kernels."""
+        return self._rng_at()
 
     def _rng_at(self) -> int:
         cached = self._address
@@ -118,8 +133,19 @@ class Technology:
 
 @njit(**JIT)
 def _draw(address, pool, n):
-    """``n`` designs drawn from ``pool`` with replacement, by the Generator at ``address``."""
+    """``n`` designs drawn from ``pool`` with replacement, by the Generator at ``address``
+    (numpy's ``pool[rng.integers(len(pool), size=n)]``, the same draws)."""
     return pool[generator(address).integers(0, len(pool), size=n)]
+
+
+@njit(**JIT)
+def draw_designs(address, pool, offsets, n, design, start):
+    """Start designs of rows start..start+n-1, stage by stage, from :meth:`Technology.start_pool`
+    (each stage as :func:`_draw`)."""
+    for s in range(len(offsets) - 1):
+        drawn = _draw(address, pool[offsets[s] : offsets[s + 1]], n)
+        for k in range(n):
+            design[start + k, s] = drawn[k]
 
 
 @njit(**JIT)
