@@ -398,8 +398,7 @@ def _measure_kernel(
 def measure(model) -> None:
     """Every metric of the tick into ``model.metrics_rows``, then the counters reset."""
     o, tech = model.orgs, model.tech
-    if not model._fitness_current:
-        model.refresh_fitness()
+    model.catch_up()  # after entries or exits: the census and the fitness arrays
     census = model.census()
     n_bits = model.__dict__.get("_n_bits")
     if n_bits is None:

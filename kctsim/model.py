@@ -44,8 +44,8 @@ from kctsim.mechanisms import (
     spillover,
 )
 from kctsim.metrics import measure
-from kctsim.population import Census, Table
-from kctsim.technology import Technology, all_stages_passed, draw_designs
+from kctsim.population import Census, Table, count_into
+from kctsim.technology import Technology, _refresh_kernel, all_stages_passed, draw_designs
 
 POPULATION_KEYS = {
     "leader_firm": "n_leader_firms",
@@ -217,6 +217,10 @@ class KCTModel(Model):
             },
             capacity,
         )
+        self._census_block = np.empty((8, capacity), dtype=np.int64)
+        self._fitness_buffers = (np.empty((capacity, S)), np.empty((capacity, S)))
+        self.raw_fitness = self.effective_fitness = np.empty((0, S))
+        self.stage_progress = np.empty(S)
         self.org_agents: list[Organisation] = []
         self._preferences: dict[str, np.ndarray] = {}
         self._templates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -329,8 +333,37 @@ class KCTModel(Model):
     def census(self) -> Census:
         """Rows of the alive organisations by role (cached until the population changes)."""
         if self._census is None:
-            self._census = Census(self.orgs, AGENT_TYPES.index("government"))
+            self.catch_up()
         return self._census
+
+    def catch_up(self) -> None:
+        """After entries, exits or turbulence: the census made again and every row's raw
+        and effective fitness refreshed, as far as they are stale, in one compiled call
+        into buffers kept for the purpose."""
+        if self._census is not None and self._fitness_current:
+            return
+        o, tech = self.orgs, self.tech
+        n, capacity = o.n, len(o.alive)
+        if self._census_block.shape[1] < capacity:  # the table grew: so do the buffers
+            self._census_block = np.empty((8, capacity), dtype=np.int64)
+            self._fitness_buffers = (
+                np.empty((capacity, self.n_stages)),
+                np.empty((capacity, self.n_stages)),
+            )
+            self.raw_fitness = self.effective_fitness = self._fitness_buffers[0][:0]
+            self._census, self._fitness_current = None, False
+        raw, eff = self._fitness_buffers
+        counts = _catch_up_kernel(
+            self._census is None, o.alive, o.type, o.learns, o.sells, n, _GOVERNMENT,
+            self._census_block, not self._fitness_current, tech.fitness_table(), o.design,
+            tech.gates, raw, eff, self.stage_progress,
+        )  # fmt: skip
+        if self._census is None:
+            self._census = Census(self._census_block, counts)
+        if not self._fitness_current:
+            # Views again each time: a pickled or copied model holds copies of the old ones.
+            self.raw_fitness, self.effective_fitness = raw[:n], eff[:n]
+            self._fitness_current = True
 
     # ------------------------------------------------------------------- tick
 
@@ -361,11 +394,8 @@ class KCTModel(Model):
 
     def refresh_fitness(self) -> None:
         """Recompute every organisation's raw and effective fitness."""
-        o = self.orgs
-        self.raw_fitness, self.effective_fitness, self.stage_progress = self.tech.refresh(
-            o.design, o.alive, o.n
-        )
-        self._fitness_current = True
+        self._fitness_current = False
+        self.catch_up()
 
     def all_stages_passed(self) -> bool:
         """Breakthrough: on every stage some alive organisation holds a design past the gate."""
@@ -452,6 +482,23 @@ def _start_rows(
         born[i] = tick
         died[i] = -1
 
+
+@njit(**JIT)
+def _catch_up_kernel(
+    census, alive, types, learns, sells, n, government_type, block, fitness, table, design,
+    gates, raw, eff, progress,
+):  # fmt: skip
+    """:meth:`KCTModel.catch_up`: the census into ``block``, the fitness into ``raw``,
+    ``eff`` and ``progress``, each when asked; returns the census counts."""
+    counts = (n, 0, 0, 0, 0)
+    if census:
+        counts = count_into(alive, types, learns, sells, n, government_type, block)
+    if fitness:
+        _refresh_kernel(table, design, alive, n, gates, raw[:n], eff[:n], progress)
+    return counts
+
+
+_GOVERNMENT = AGENT_TYPES.index("government")
 
 # Stand-ins for the designs or the start pool that a call to _start_rows does not use.
 _NO_DESIGNS = np.empty((0, 0), dtype=np.int64)

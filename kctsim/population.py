@@ -50,68 +50,69 @@ class Table:
 
 
 class Census:
-    """Row sets of the alive organisations, recomputed only when the population changes."""
+    """Row sets of the alive organisations by role, as views into a block of buffers
+    (:func:`count_into` fills it again in place when the population changes; returning
+    eight new arrays from a kernel had cost more than working them out).
 
-    def __init__(self, orgs: Table, government_type: int) -> None:
-        (
-            self.alive_rows,
-            self.orgs,
-            self.org_position,
-            self.learners,
-            self.learners_by_type,
-            self.peer_start,
-            self.peer_count,
-            self.sellers,
-        ) = _census(orgs.alive, orgs.type, orgs.learns, orgs.sells, orgs.n, government_type)
+    Args:
+        block: the buffers, shape (8, at least the number of rows).
+        counts: what :func:`count_into` returned.
+    """
+
+    def __init__(self, block: np.ndarray, counts: tuple[int, int, int, int, int]) -> None:
+        n, n_alive, n_orgs, n_learners, n_sellers = counts
+        self.alive_rows = block[0, :n_alive]
+        self.orgs = block[1, :n_orgs]
+        self.org_position = block[2, :n]
+        self.learners = block[3, :n_learners]
+        self.learners_by_type = block[4, :n_learners]
+        self.peer_start = block[5, :n_learners]
+        self.peer_count = block[6, :n_learners]
+        self.sellers = block[7, :n_sellers]
 
 
 @njit(**JIT)
-def _census(alive, types, learns, sells, n, government_type):
-    """The row sets in one pass (entries and exits make this run often).
+def count_into(alive, types, learns, sells, n, government_type, block):
+    """The row sets of :class:`Census` into ``block``, in one pass (entries and exits
+    make this run often); returns (rows, alive, organisations, learners, sellers).
 
     ``org_position`` is each row's position in ``orgs`` (-1 for the others), for
     per-organisation arrays. Learners are grouped by type, in row order within a
     type (a stable sort), with each one's group start and size: peers are drawn
     within the group (see mechanisms.contribution).
     """
-    alive_rows = np.flatnonzero(alive[:n])
-    n_orgs = 0
-    n_learners = 0
-    n_sellers = 0
+    alive_rows, orgs, position, learners = block[0], block[1], block[2], block[3]
+    by_type, peer_start, peer_count, sellers = block[4], block[5], block[6], block[7]
+    n_alive = n_orgs = n_learners = n_sellers = 0
     n_types = 0
-    for i in alive_rows:
-        n_orgs += types[i] != government_type
-        n_learners += learns[i]
-        n_sellers += sells[i]
-        n_types = max(n_types, types[i] + 1)
-    orgs = np.empty(n_orgs, np.int64)
-    position = np.full(n, -1, np.int64)
-    learners = np.empty(n_learners, np.int64)
-    sellers = np.empty(n_sellers, np.int64)
-    per_type = np.zeros(n_types + 1, np.int64)
-    a = b = c = 0
-    for i in alive_rows:
+    for i in range(n):
+        position[i] = -1
+        if not alive[i]:
+            continue
+        alive_rows[n_alive] = i
+        n_alive += 1
         if types[i] != government_type:
-            position[i] = a
-            orgs[a] = i
-            a += 1
+            position[i] = n_orgs
+            orgs[n_orgs] = i
+            n_orgs += 1
         if learns[i]:
-            learners[b] = i
-            per_type[types[i] + 1] += 1
-            b += 1
+            learners[n_learners] = i
+            n_learners += 1
+            n_types = max(n_types, types[i] + 1)
         if sells[i]:
-            sellers[c] = i
-            c += 1
+            sellers[n_sellers] = i
+            n_sellers += 1
+    per_type = np.zeros(n_types + 1, np.int64)
+    for j in range(n_learners):
+        per_type[types[learners[j]] + 1] += 1
     start = np.cumsum(per_type)  # start[t]: first position of type t among sorted learners
-    by_type = np.empty(n_learners, np.int64)
-    peer_start = np.empty(n_learners, np.int64)
-    peer_count = np.empty(n_learners, np.int64)
     filled = start[:-1].copy()
-    for i in learners:
+    for j in range(n_learners):
+        i = learners[j]
         t = types[i]
         k = filled[t]
         by_type[k] = i
         peer_start[k] = start[t]
         peer_count[k] = start[t + 1] - start[t]
         filled[t] += 1
-    return alive_rows, orgs, position, learners, by_type, peer_start, peer_count, sellers
+    return n, n_alive, n_orgs, n_learners, n_sellers

@@ -64,9 +64,13 @@ def test_a_copied_or_pickled_model_continues_the_same_run_on_its_own_streams():
     for _ in range(10):
         model.step()
     copies = [pickle.loads(pickle.dumps(model)), copy.deepcopy(model)]
-    for m in (model, *copies):
-        while m.running:
+    while model.running:
+        for m in (model, *copies):
             m.step()
+        for m in copies:  # the state, not only the metrics (a copy's buffers are its own)
+            assert np.array_equal(m.effective_fitness, model.effective_fitness)
+            assert np.array_equal(m.raw_fitness, model.raw_fitness)
+            assert np.array_equal(m.census().orgs, model.census().orgs)
     expected = model.datacollector.get_model_vars_dataframe()
     for m in copies:
         pd.testing.assert_frame_equal(m.datacollector.get_model_vars_dataframe(), expected)
