@@ -175,8 +175,7 @@ def boltzmann_builder(n: int, seed: int) -> Callable[[], BoltzmannWealth]:
 
 # The phases of KCTModel.step, in tick order: (label, owner of the function, its name).
 PHASES = (
-    ("technology changes", kct_model.KCTModel, "technology_changes"),
-    ("steps 1-5/6/7 (compiled)", kct_model.compiled_tick, "advance"),
+    ("steps 0-5/6/7 (compiled)", kct_model.compiled_tick, "advance"),
     ("people.found_startups", kct_model.people, "found_startups"),
     ("demography.decide", kct_model.demography, "decide"),
     ("demography.exit_and_enter", kct_model.demography, "exit_and_enter"),

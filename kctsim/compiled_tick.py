@@ -1,6 +1,6 @@
-"""Steps 1-5 of a tick in one compiled call: funding, market, contribution, R&D,
-spillover, network and scientists' moves (MODEL.md section 4) -- and on a quiet tick
-steps 6 and 7 as well.
+"""Steps 0-5 of a tick in one compiled call: turbulence and the foreign rival, funding,
+market, contribution, R&D, spillover, network and scientists' moves (MODEL.md section
+4) -- and on a quiet tick steps 6 and 7 as well.
 
 Each step's rule is its mechanism module's kernel; :func:`advance` gathers the
 model's columns once and :func:`_advance_kernel` calls the kernels in the order of
@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from kctsim import metrics
-from kctsim.kernels import JIT
+from kctsim.kernels import JIT, generator
 from kctsim.ledger import TYPE_CODE
 from kctsim.mechanisms import (
     contribution,
@@ -66,7 +66,9 @@ from kctsim.technology import _refresh_kernel, all_stages_passed
     ENTRY_RATE,
     USABLE_FRACTION,
     HAS_RIVAL,
-) = range(31)
+    TURBULENCE,
+    RIVAL_HAZARD,
+) = range(33)
 
 
 def _constants(model) -> np.ndarray:
@@ -113,6 +115,8 @@ def _constants(model) -> np.ndarray:
             lev.entry_rate,
             v["usable_fraction"],
             model.tech.rival_hazard > 0,
+            model.tech.spec.turbulence,
+            model.tech.rival_hazard,
         ],
         dtype=float,
     )
@@ -121,8 +125,60 @@ def _constants(model) -> np.ndarray:
 
 
 def advance(model) -> int:
-    """Steps 1-5 of the tick, and 6 and 7 as far as no Mesa agent is made or removed;
-    returns the last step done (5, 6 or 7)."""
+    """Steps 0-5 of the tick, and 6 and 7 as far as no Mesa agent is made or removed;
+    returns the last step done (5, 6 or 7).
+
+    Step 0 draws turbulence stage by stage; a stage it strikes stops the call, its
+    landscape changes (in Python: :meth:`Technology.strike`) and the call starts again
+    from the next stage's draw, so the draws come in the order of the rule."""
+    first_stage = 0
+    while True:
+        result = _call_kernel(model, first_stage)
+        struck = result[-2]
+        if struck < 0:
+            break
+        model.tech.strike(struck)
+        model.refresh_fitness()
+        first_stage = struck + 1
+    ledger = model.ledger
+    (
+        ledger.n,
+        paid,
+        model.tick_adoptions,
+        model.tick_private_rnd,
+        model.hazard,
+        model.tick_spill,
+        model.tick_innovation,
+        n_imitation,
+        n_innovation,
+        n_discoveries,
+        passed,
+        model.tick_leaks,
+        model.n_edges,
+        done,
+        n_exit,
+        model.entrants_due,
+        _,
+        model.rival_tick,
+    ) = result
+    model._fitness_current = True
+    model.split_progress = model.allocation_progress
+    model.tick_gov_money = paid
+    model.cum_gov_money += paid
+    model.tick_moves_imitation += n_imitation
+    model.tick_moves_innovation += n_innovation
+    if n_discoveries:
+        model.discoveries.extend(model._rnd_tables.discoveries[:n_discoveries].tolist())
+    if model.breakthrough_tick < 0 and passed:
+        model.breakthrough_tick = model.tick
+    model.exits_due = model._exit_rows[:n_exit]
+    if done == 7:
+        metrics.finish(model)
+    return done
+
+
+def _call_kernel(model, first_stage: int) -> tuple:
+    """Gather the columns and levers, make room in the buffers, and call the kernel."""
     o, u, sc, tech, ledger = model.orgs, model.users, model.scientists, model.tech, model.ledger
     n, S, census = o.n, model.n_stages, model.census()
     tables = rnd.tables(model)
@@ -145,24 +201,9 @@ def advance(model) -> int:
     network.reserve(model, len(census.orgs))  # at most one new link per seeker
     if len(tables.discoveries) < n * S:
         tables.discoveries = np.empty(2 * n * S, dtype=np.int64)
-    (
-        ledger.n,
-        paid,
-        model.tick_adoptions,
-        model.tick_private_rnd,
-        model.hazard,
-        model.tick_spill,
-        model.tick_innovation,
-        n_imitation,
-        n_innovation,
-        n_discoveries,
-        passed,
-        model.tick_leaks,
-        model.n_edges,
-        done,
-        n_exit,
-        model.entrants_due,
-    ) = _advance_kernel(
+    return _advance_kernel(
+        tech.rng_at,
+        first_stage,
         model.rng_at,
         model.hazard_rng_at,
         model.tick,
@@ -262,39 +303,36 @@ def advance(model) -> int:
         census.org_position,
         *model.metrics_rows,
     )
-    model._fitness_current = True
-    model.split_progress = model.allocation_progress
-    model.tick_gov_money = paid
-    model.cum_gov_money += paid
-    model.tick_moves_imitation += n_imitation
-    model.tick_moves_innovation += n_innovation
-    if n_discoveries:
-        model.discoveries.extend(tables.discoveries[:n_discoveries].tolist())
-    if model.breakthrough_tick < 0 and passed:
-        model.breakthrough_tick = model.tick
-    model.exits_due = exits[:n_exit]
-    if done == 7:
-        metrics.finish(model)
-    return done
 
 
 @njit(**JIT)
 def _advance_kernel(
-    rng_at, hazard_rng_at, tick, horizon, c, government_row, n, S, alive, otype, uid, member,
-    hub, publishes, design, capital, capital_prev, capital0, payoff, r, grant, gov_money,
-    own_rnd, base_revenue, operating_cost, premium, stage_pref, efficiency, expertise,
-    n_feedback, exploration, absorption, succeeded, spill_gain, own_gain, org_rows, alive_rows,
-    sellers, learners, peer_start, peer_count, raw_fitness, effective_fitness, stage_progress,
-    budget_profile, direction, allocation_progress, stage_need, stage_split, fixed_split,
-    split_first, n_users, supplier, adopted, user_uid, do_hazard, visible, visible_row,
-    public_design, public_row, fitness_table, n_bits, frontier, gates, reach, miss, rnd_params,
-    spill_matrix, changed, discoveries, tick_spill, tick_innovation, pool_design, pool_row,
-    pool_next, ea, eb, et, n_edges, n_scientists, employer, sc_expertise, look, ints, amounts,
-    pos, soft_budget, exits, breakthrough_tick, rival_tick, moves_imitation,
+    tech_rng_at, first_stage, rng_at, hazard_rng_at, tick, horizon, c, government_row, n, S,
+    alive, otype, uid, member, hub, publishes, design, capital, capital_prev, capital0, payoff,
+    r, grant, gov_money, own_rnd, base_revenue, operating_cost, premium, stage_pref, efficiency,
+    expertise, n_feedback, exploration, absorption, succeeded, spill_gain, own_gain, org_rows,
+    alive_rows, sellers, learners, peer_start, peer_count, raw_fitness, effective_fitness,
+    stage_progress, budget_profile, direction, allocation_progress, stage_need, stage_split,
+    fixed_split, split_first, n_users, supplier, adopted, user_uid, do_hazard, visible,
+    visible_row, public_design, public_row, fitness_table, n_bits, frontier, gates, reach, miss,
+    rnd_params, spill_matrix, changed, discoveries, tick_spill, tick_innovation, pool_design,
+    pool_row, pool_next, ea, eb, et, n_edges, n_scientists, employer, sc_expertise, look, ints,
+    amounts, pos, soft_budget, exits, breakthrough_tick, rival_tick, moves_imitation,
     moves_innovation, run_totals, run_counts, r0, learners_in_order, org_position, fout, iout,
 ):  # fmt: skip
-    """Steps 1-5 in the order of the tick (each call is one mechanism's kernel), then
+    """Steps 0-5 in the order of the tick (each call is one mechanism's kernel), then
     6 and 7 while no Mesa agent has to be made or removed."""
+    # 0. Turbulence, stage by stage from ``first_stage``: a stage it strikes returns at
+    # once (the landscape changes in Python); then the foreign rival's draw.
+    tech_rng = generator(tech_rng_at)
+    for s in range(first_stage, S):
+        if tech_rng.random() < c[TURBULENCE]:
+            return (
+                pos, 0.0, 0, 0.0, 0.0, tick_spill, tick_innovation, 0, 0, 0, False, 0, n_edges,
+                -1, 0, 0, s, rival_tick,
+            )  # fmt: skip
+    if rival_tick < 0 and generator(rng_at).random() < c[RIVAL_HAZARD]:
+        rival_tick = tick
     # 1. The government allocates its budget.
     pos, paid, own_research = funding._allocate_kernel(
         rng_at, tick, horizon, c[BUDGET], c[BLOCK_GRANT_SHARE], budget_profile, government_row,
@@ -354,7 +392,8 @@ def _advance_kernel(
     if founding:  # start-ups are Mesa agents: step 6 follows them, in Python
         return (
             pos, gov_money, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
-            n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 5, 0, 0,
+            n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 5, 0, 0, -1,
+            rival_tick,
         )  # fmt: skip
     # 6. Exit unless rescued; entry.
     pos, n_exit, n_new = demography._exit_and_enter_kernel(
@@ -366,6 +405,7 @@ def _advance_kernel(
         return (
             pos, gov_money, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
             n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 6, n_exit, n_new,
+            -1, rival_tick,
         )  # fmt: skip
     # 7. Metrics: nobody was founded, exited or entered, so the census and the fitness
     # arrays are current.
@@ -382,5 +422,6 @@ def _advance_kernel(
     )  # fmt: skip
     return (
         pos, gov_money, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
-        n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 7, 0, 0,
+        n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 7, 0, 0, -1,
+        rival_tick,
     )  # fmt: skip

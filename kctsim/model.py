@@ -1,8 +1,9 @@
 """KCTModel: the Mesa model of key-core-technology breakthrough (MODEL.md).
 
 One tick is a quarter. The order of a tick (MODEL.md section 4) is written in
-:meth:`KCTModel.step`: steps 1-5 in one compiled call (:mod:`kctsim.compiled_tick`,
-which calls each mechanism's kernel in turn), then one line per mechanism module.
+:meth:`KCTModel.step`: steps 0-5 in one compiled call (:mod:`kctsim.compiled_tick`,
+which calls each mechanism's kernel in turn and goes on with 6 and 7 when no Mesa
+agent is made or removed), else one line per mechanism module.
 """
 
 from __future__ import annotations
@@ -370,11 +371,11 @@ class KCTModel(Model):
     def step(self) -> None:
         """One quarter, in the order of MODEL.md section 4."""
         self.tick = self.steps  # Mesa has already advanced `steps` for this call
-        self.technology_changes()
-        # 1-5 in one compiled call (kctsim.compiled_tick): the government allocates its
-        # budget; users adopt and pay; contributions r move toward better-paid peers;
-        # R&D and the hazard; knowledge spills; trust and links change; scientists move.
-        # The call goes on with 6 and 7 as long as no Mesa agent is made or removed.
+        # 0-5 in one compiled call (kctsim.compiled_tick): turbulence and the foreign
+        # rival; the government allocates its budget; users adopt and pay; contributions
+        # r move toward better-paid peers; R&D and the hazard; knowledge spills; trust
+        # and links change; scientists move. The call goes on with 6 and 7 as long as
+        # no Mesa agent is made or removed.
         done = compiled_tick.advance(self)
         if done == 5:
             people.found_startups(self)  # 5. start-ups after discoveries
@@ -384,13 +385,6 @@ class KCTModel(Model):
             measure(self)  # 7. metrics
         self.datacollector.collect(self)
         self.running = self.steps < self.horizon
-
-    def technology_changes(self) -> None:
-        """Turbulence and the foreign rival, at the start of the tick."""
-        if self.tech.turbulence():
-            self.refresh_fitness()
-        if self.rival_tick < 0 and self.rng.random() < self.tech.rival_hazard:
-            self.rival_tick = self.tick
 
     def refresh_fitness(self) -> None:
         """Recompute every organisation's raw and effective fitness."""

@@ -41,7 +41,6 @@ class Technology:
         self.blockade = spec.blockade
         self.rival_hazard = spec.rival_hazard
         self.cost_multiplier = spec.cost_multiplier
-        self._turbulence = spec.turbulence  # read every tick
         self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
         self._pool_revision, self._pool_args = -1, None  # what start_pool was made for
         self._far: dict[tuple[int, int], np.ndarray] = {}  # (stage, bits) -> mask
@@ -101,14 +100,11 @@ class Technology:
             far = self._far[key] = distance >= min_bits
         return far
 
-    def turbulence(self) -> bool:
-        """With the type's probability, redraw one bit of each stage. True if any changed."""
-        changed = False
-        for land in self.landscapes:
-            if self.rng.random() < self._turbulence:
-                land.redraw_bit(int(self.rng.integers(land.n_bits)))
-                changed = True
-        return changed
+    def strike(self, stage: int) -> None:
+        """Turbulence struck a stage (its draw is made in :mod:`kctsim.compiled_tick`):
+        one random bit's contribution table is drawn again."""
+        land = self.landscapes[stage]
+        land.redraw_bit(int(self.rng.integers(land.n_bits)))
 
     def fitness_table(self) -> np.ndarray:
         """Every stage's fitness table in one array, shape (stages, 2^max N), for the
