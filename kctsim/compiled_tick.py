@@ -177,30 +177,55 @@ def advance(model) -> int:
     return done
 
 
-def _call_kernel(model, first_stage: int) -> tuple:
-    """Gather the columns and levers, make room in the buffers, and call the kernel."""
-    o, u, sc, tech, ledger = model.orgs, model.users, model.scientists, model.tech, model.ledger
-    n, S, census = o.n, model.n_stages, model.census()
+def _scratch(model) -> tuple:
+    """The kernel's tables and scratch buffers, sized for the population, and the most
+    ledger rows a tick can write; kept until the population or the levers change."""
+    kept = model.__dict__.get("_tick_scratch")
+    if (
+        kept is not None
+        and kept[0] is model.census()
+        and kept[1] is model.levers
+        and kept[2] is model.params
+    ):
+        return kept
+    o, S, census = model.orgs, model.n_stages, model.census()
     tables = rnd.tables(model)
-    do_hazard = model.breakthrough_tick < 0
-    if do_hazard:
-        tables.refresh_reach(tech)
-    visible, visible_row = spillover.visible_buffers(model)
-    exits = demography.exit_buffer(model)
-    # Room for every transfer of the steps: funding, market, R&D spending.
-    ledger.reserve(
+    if len(tables.discoveries) < o.n * S:
+        tables.discoveries = np.empty(2 * o.n * S, dtype=np.int64)
+    ledger_rows = (
         1
-        + len(census.orgs) * (2 * S + 1)
+        + len(census.orgs) * (2 * S + 1)  # funding, market, R&D spending
         + 2 * len(census.alive_rows)
         + 3 * len(census.sellers)
-        + u.n
-        + n * S
+        + model.users.n
+        + o.n * S
         + len(census.orgs)  # step 6: a payment per organisation
         + 2  # and at most two treasury top-ups
     )
+    model._tick_scratch = (
+        census,
+        model.levers,
+        model.params,
+        tables,
+        *spillover.visible_buffers(model),
+        demography.exit_buffer(model),
+        people.look_buffer(model),
+        funding.fixed_split(model),
+        ledger_rows,
+    )
+    return model._tick_scratch
+
+
+def _call_kernel(model, first_stage: int) -> tuple:
+    """Gather the columns and levers, make room in the buffers, and call the kernel."""
+    o, u, sc, tech, ledger = model.orgs, model.users, model.scientists, model.tech, model.ledger
+    n, S = o.n, model.n_stages
+    census, _, _, tables, visible, visible_row, exits, look, fixed, ledger_rows = _scratch(model)
+    do_hazard = model.breakthrough_tick < 0
+    if do_hazard:
+        tables.refresh_reach(tech)
+    ledger.reserve(ledger_rows)
     network.reserve(model, len(census.orgs))  # at most one new link per seeker
-    if len(tables.discoveries) < n * S:
-        tables.discoveries = np.empty(2 * n * S, dtype=np.int64)
     return _advance_kernel(
         tech.rng_at,
         first_stage,
@@ -253,7 +278,7 @@ def _call_kernel(model, first_stage: int) -> tuple:
         model.allocation_progress,
         model.stage_need,
         model.stage_split,
-        funding.fixed_split(model),
+        fixed,
         model.split_progress is None,
         u.n,
         u.supplier,
@@ -286,7 +311,7 @@ def _call_kernel(model, first_stage: int) -> tuple:
         sc.n,
         sc.employer,
         sc.expertise,
-        people.look_buffer(model),
+        look,
         ledger.ints,
         ledger.amounts,
         ledger.n,
