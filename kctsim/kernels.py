@@ -122,6 +122,64 @@ def generator(typingctx, address):
     return rng_type(types.int64), codegen
 
 
+# numba's Generator draws through the bit generator's function pointers, about 18 ns
+# a double here; the hazard alone draws thousands a tick. PCG64 (every kctsim stream:
+# default_rng) is a 128-bit LCG with the XSL-RR output, a few instructions inline.
+_PCG64_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
+
+
+@intrinsic
+def next_double(typingctx, address):
+    """numpy's ``random()`` from the PCG64 bit generator whose ``bitgen_t`` is at
+    ``address``, computed inline: the state advances in memory, so numpy's and numba's
+    own draws go on from it. Only for PCG64 (see :func:`check_next_double`).
+
+    numpy's ``pcg64_next_double``: state = state * multiplier + increment (mod 2^128),
+    output = rotr64(high ^ low, state >> 122), double = (output >> 11) * 2^-53, where
+    ``bitgen_t.state`` points to {pcg64_random_t *pcg_state, ...} and pcg64_random_t
+    is {state, increment} as 128-bit integers.
+    """
+
+    def codegen(context, builder, signature, args):
+        i64, i128 = ir.IntType(64), ir.IntType(128)
+        table = builder.inttoptr(args[0], i64.as_pointer().as_pointer())
+        pcg = builder.load(builder.bitcast(builder.load(table), i64.as_pointer().as_pointer()))
+        words = builder.bitcast(pcg, i128.as_pointer())
+        state = builder.load(words, align=8)
+        increment = builder.load(builder.gep(words, [ir.Constant(i64, 1)]), align=8)
+        state = builder.add(builder.mul(state, ir.Constant(i128, _PCG64_MULTIPLIER)), increment)
+        builder.store(state, words, align=8)
+        high = builder.trunc(builder.lshr(state, ir.Constant(i128, 64)), i64)
+        x = builder.xor(high, builder.trunc(state, i64))
+        rot = builder.trunc(builder.lshr(state, ir.Constant(i128, 122)), i64)
+        left = builder.shl(x, builder.and_(builder.neg(rot), ir.Constant(i64, 63)))
+        output = builder.or_(builder.lshr(x, rot), left)
+        double = builder.uitofp(builder.lshr(output, ir.Constant(i64, 11)), ir.DoubleType())
+        return builder.fmul(double, ir.Constant(ir.DoubleType(), 1.0 / 9007199254740992.0))
+
+    return types.float64(types.int64), codegen
+
+
+@njit(**JIT)
+def _next_doubles(address, out):
+    for i in range(len(out)):
+        out[i] = next_double(address)
+
+
+@cache
+def check_next_double() -> None:
+    """Fail loudly, once per process, unless :func:`next_double` gives numpy's PCG64
+    draws here (it reads numpy's internal state layout)."""
+    ours, theirs = np.random.default_rng(20261127), np.random.default_rng(20261127)
+    got = np.empty(64)
+    _next_doubles(rng_address(ours), got)
+    if not (np.array_equal(got, theirs.random(64)) and ours.random() == theirs.random()):
+        raise RuntimeError(
+            "kctsim's compiled draws do not match numpy's PCG64 on this numpy "
+            f"{np.__version__}; the model cannot run reproducibly here"
+        )
+
+
 @njit(**JIT)
 def _block_sum(a, lo, n):
     """numpy's pairwise sum of a block of <= 128 values (eight accumulators)."""

@@ -34,7 +34,7 @@ from kctsim.config import (
     suggest,
     technology_names,
 )
-from kctsim.kernels import JIT, generator, rng_address
+from kctsim.kernels import JIT, check_next_double, generator, rng_address
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
     demography,
@@ -414,6 +414,9 @@ class KCTModel(Model):
         rng = getattr(self, name)
         cached = self._stream_addresses.get(name)
         if cached is None or cached[0] is not rng:
+            if not isinstance(rng.bit_generator, np.random.PCG64):  # kernels.next_double
+                raise TypeError(f"KCTModel.{name}: the kernels draw from PCG64 generators")
+            check_next_double()
             cached = self._stream_addresses[name] = (rng, rng_address(rng))
         return cached[1]
 

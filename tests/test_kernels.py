@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from kctsim.kernels import generator, put, rng_address, total
+from kctsim.kernels import generator, next_double, put, rng_address, total
 from kctsim.ledger import KIND_CODE, Ledger
 
 
@@ -55,6 +55,42 @@ def test_kernel_draws_continue_numpys_stream():
         assert np.array_equal(got, want)
         # numpy's own next draw sees the kernel's draws as consumed
         assert ours.random() == theirs.random()
+
+
+@njit
+def _mixed(address, n):
+    """Inline PCG64 doubles interleaved with numba's own draws on the same stream."""
+    rng = generator(address)
+    out = np.empty(3 * n)
+    for i in range(n):
+        out[3 * i] = next_double(address)
+        out[3 * i + 1] = rng.integers(0, 1000)
+        out[3 * i + 2] = next_double(address)
+    return out
+
+
+def test_inline_pcg64_doubles_are_numpys_and_share_the_stream():
+    """next_double computes PCG64 inline from numpy's state in memory: the same doubles as
+    numpy's random(), and numba's and numpy's own draws go on from where it left off."""
+    ours, theirs = np.random.default_rng(2026), np.random.default_rng(2026)
+    for n in (1, 3, 200):
+        got = _mixed(rng_address(ours), n)
+        want = np.empty(3 * n)
+        for i in range(n):
+            want[3 * i] = theirs.random()
+            want[3 * i + 1] = theirs.integers(0, 1000)
+            want[3 * i + 2] = theirs.random()
+        assert np.array_equal(got, want)
+        assert ours.random() == theirs.random()
+
+
+def test_a_model_refuses_a_stream_the_kernels_cannot_draw_from():
+    from kctsim import KCTModel
+
+    model = KCTModel(horizon=2, rng=1)
+    model.hazard_rng = np.random.Generator(np.random.Philox(1))
+    with pytest.raises(TypeError, match="PCG64"):
+        model.step()
 
 
 def test_compiled_array_draws_equal_numpys_calls():

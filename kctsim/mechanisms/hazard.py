@@ -30,18 +30,18 @@ from math import comb
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, total
+from kctsim.kernels import JIT, next_double, total
 from kctsim.ledger import TYPE_CODE
 
 GOVERNMENT = TYPE_CODE["government"]
 
 
 @njit(**JIT)
-def fill(rng, out):
-    """Fill ``out`` (1-D) with ``rng``'s next ``len(out)`` ``random()`` draws, in order
-    (numpy's ``rng.random(len(out))``)."""
+def fill(address, out):
+    """Fill ``out`` (1-D) with the next ``len(out)`` ``random()`` draws of the PCG64
+    stream at ``address``, in order (numpy's ``rng.random(len(out))``)."""
     for i in range(len(out)):
-        out[i] = rng.random()
+        out[i] = next_double(address)
 
 
 @njit(**JIT)
@@ -78,7 +78,7 @@ def _share_reaching(fit, design, source, masks, gate):
 
 @njit(**JIT)
 def _stage_q(
-    q, hazard_rng, s, n, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gate, cap,
+    q, hazard_rng_at, s, n, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gate, cap,
     reach, comb_nl, miss, masks, draws, p_success, p_imitation, candidates, jump, directed,
     absorption, direction, open_src, open_row, dom, dom_row, imitate, blockade, passive, public,
     public_row,
@@ -94,7 +94,7 @@ def _stage_q(
         if not alive[i] or not own < cap:
             continue
         # Monte Carlo copy masks: each bit set with the row's absorptive capacity.
-        fill(hazard_rng, draws)
+        fill(hazard_rng_at, draws)
         for j in range(len(masks)):
             masks[j] = bit_mask(draws, j * N, N, absorption[i])
         # Local search only reaches the gate from next door: best of m distinct
@@ -150,7 +150,7 @@ def _stage_q(
 
 @njit(**JIT)
 def _hazard(
-    hazard_rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates, caps,
+    hazard_rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates, caps,
     reach, jump_bits, miss, samples, p_success, p_imitation, candidates, jump, directed,
     absorption, direction, open_src, open_row, dom, dom_row, imitate, blockade, passive,
     public_design, public_row,
@@ -175,7 +175,7 @@ def _hazard(
         for j in range(L):
             comb_nl = comb_nl * (N - j) / (j + 1)
         _stage_q(
-            q, hazard_rng, s, n, alive, otype, gov_money, design, raw_fitness, fit[s], N,
+            q, hazard_rng_at, s, n, alive, otype, gov_money, design, raw_fitness, fit[s], N,
             gates[s], caps[s], reach[s], comb_nl, miss, masks, draws[: samples * N], p_success,
             p_imitation, candidates, jump, directed, absorption, direction, open_src, open_row,
             dom, dom_row, imitate, blockade, passive, public_design[s], public_row[s],

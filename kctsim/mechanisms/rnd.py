@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, total
+from kctsim.kernels import JIT, put, total
 from kctsim.landscape import NKLandscape
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import hazard
@@ -195,7 +195,7 @@ def _smallest_keys(keys, n_bits, count, allowed, picks):
 
 @njit(**JIT)
 def _execute(
-    rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
+    rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
     p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, dom,
     dom_row, imitate, passive, blockade, jump_bits, public_design, public_row, succeeded,
     spill_gain, own_gain, spill_matrix, changed, discoveries, tick_spill, tick_innovation,
@@ -220,7 +220,7 @@ def _execute(
         # First the mode -- imitate (only when something better is in sight) or
         # originate -- then whether the attempt succeeds, then passive absorption:
         # n draws each, in that order.
-        fill(rng, first)
+        fill(rng_at, first)
         mode, success, passive_draw = first[:n], first[n : 2 * n], first[2 * n :]
         k = 0
         for i in range(n):
@@ -248,7 +248,7 @@ def _execute(
                     and own < f[public]
                 ):
                     continue
-                fill(rng, moves[:N])
+                fill(rng_at, moves[:N])
                 d = design[i, s]
                 new = d ^ ((d ^ public) & bit_mask(moves, 0, N, absorb[i]))
                 gain = min(f[new], cap) - min(own, cap)
@@ -268,7 +268,7 @@ def _execute(
 
         # k draws each: refused by the blockade, long jump, held to the direction;
         # then k x N each: copy mask, local-search order, jump order.
-        fill(rng, moves[: 3 * k * (1 + N)])
+        fill(rng_at, moves[: 3 * k * (1 + N)])
         refused, jumps, held = moves[:k], moves[k : 2 * k], moves[2 * k : 3 * k]
         copy_bits = 3 * k
         search_keys = copy_bits + k * N
@@ -345,7 +345,6 @@ def _research_kernel(
     tick_innovation,
 ):  # fmt: skip
     """Spend, plan, compute the hazard, then draw and move (one tick of step 3b)."""
-    rng, hazard_rng = generator(rng_at), generator(hazard_rng_at)  # the run's two streams
     if raw_fitness.shape[0] != n or len(changed) < n:
         raise ValueError("fitness and change flags must cover every organisation row")
     spending = np.empty((n, S))
@@ -379,13 +378,13 @@ def _research_kernel(
     h = 0.0
     if do_hazard:
         h = hazard._hazard(
-            hazard_rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates,
+            hazard_rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates,
             caps, reach, jump_bits, miss, samples, p_success, p_imitation, candidates, jump,
             directed, absorb, direction, open_src, open_row, visible, visible_row, imitate,
             blockade, passive, public_design, public_row,
         )  # fmt: skip
     tick_spill, tick_innovation, n_imitation, n_innovation, n_discoveries = _execute(
-        rng, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
+        rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
         p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, visible,
         visible_row, imitate, passive, blockade, jump_bits, public_design, public_row,
         succeeded, spill_gain, own_gain, spill_matrix, changed, discoveries, tick_spill,
