@@ -134,7 +134,7 @@ def advance(model) -> int:
     first_stage = 0
     while True:
         result = _call_kernel(model, first_stage)
-        struck = result[-2]
+        struck = result[-2]  # the stage turbulence struck, or -1
         if struck < 0:
             break
         model.tech.strike(struck)
@@ -168,10 +168,10 @@ def advance(model) -> int:
     model.tick_moves_imitation += n_imitation
     model.tick_moves_innovation += n_innovation
     if n_discoveries:
-        model.discoveries.extend(model._rnd_tables.discoveries[:n_discoveries].tolist())
+        model.discoveries.extend(rnd.tables(model).discoveries[:n_discoveries].tolist())
     if model.breakthrough_tick < 0 and passed:
         model.breakthrough_tick = model.tick
-    model.exits_due = model._exit_rows[:n_exit]
+    model.exits_due = demography.exit_buffer(model)[:n_exit] if n_exit else demography.NOBODY
     if done == 7:
         metrics.finish(model)
     return done

@@ -532,7 +532,7 @@ def measure_setup(model: KCTModel) -> None:
     model.breakthrough_tick = -1
     model.refresh_fitness()
     metrics.setup(model)
-    model.exits_due, model.entrants_due = np.empty(0, dtype=np.int64), 0
+    model.exits_due, model.entrants_due = demography.NOBODY, 0
 
 
 # The shipped presets and defaults are read and validated once per process (a sweep

@@ -143,10 +143,11 @@ def exit_and_enter(model) -> None:
     if n_new:
         new = model.add_organisations("sme", n_new)
         people.seed_capital(model, new)
-    model.exits_due, model.entrants_due = _NOBODY, 0
+    model.exits_due, model.entrants_due = NOBODY, 0
 
 
-_NOBODY = np.empty(0, dtype=np.int64)
+NOBODY = np.empty(0, dtype=np.int64)
+"""No rows (nobody exits)."""
 
 
 @njit(**JIT)
