@@ -115,17 +115,6 @@ class Technology:
             self._table_revision = NKLandscape.revisions
         return self._table
 
-    def refresh(
-        self, designs: np.ndarray, alive: np.ndarray, n: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Raw fitness, effective fitness (both (n, stages)) and stage progress of the
-        first ``n`` rows' designs; dead rows count 0 toward the effective fitness."""
-        raw = np.empty((n, self.n_stages))
-        eff = np.empty((n, self.n_stages))
-        progress = np.empty(self.n_stages)
-        _refresh_kernel(self.fitness_table(), designs, alive, n, self.gates, raw, eff, progress)
-        return raw, eff, progress
-
 
 @njit(**JIT)
 def _draw(address, pool, n):

@@ -43,23 +43,9 @@ def _draws(address, n):
     return out
 
 
-def test_kernel_draws_continue_numpys_stream():
-    ours, theirs = np.random.default_rng(42), np.random.default_rng(42)
-    for n in (1, 5, 50):
-        got = _draws(rng_address(ours), n)
-        want = np.empty(3 * n)
-        for i in range(n):
-            want[3 * i] = theirs.random()
-            want[3 * i + 1] = theirs.standard_normal()
-            want[3 * i + 2] = theirs.integers(0, 37)
-        assert np.array_equal(got, want)
-        # numpy's own next draw sees the kernel's draws as consumed
-        assert ours.random() == theirs.random()
-
-
 @njit
 def _mixed(address, n):
-    """Inline PCG64 doubles interleaved with numba's own draws on the same stream."""
+    """Inline PCG64 doubles (kernels.next_double) interleaved with numba's own draws."""
     rng = generator(address)
     out = np.empty(3 * n)
     for i in range(n):
@@ -69,18 +55,23 @@ def _mixed(address, n):
     return out
 
 
-def test_inline_pcg64_doubles_are_numpys_and_share_the_stream():
-    """next_double computes PCG64 inline from numpy's state in memory: the same doubles as
-    numpy's random(), and numba's and numpy's own draws go on from where it left off."""
-    ours, theirs = np.random.default_rng(2026), np.random.default_rng(2026)
-    for n in (1, 3, 200):
-        got = _mixed(rng_address(ours), n)
-        want = np.empty(3 * n)
-        for i in range(n):
-            want[3 * i] = theirs.random()
-            want[3 * i + 1] = theirs.integers(0, 1000)
-            want[3 * i + 2] = theirs.random()
+@pytest.mark.parametrize(
+    ("kernel", "numpys"),
+    [
+        (_draws, lambda rng: (rng.random(), rng.standard_normal(), rng.integers(0, 37))),
+        (_mixed, lambda rng: (rng.random(), rng.integers(0, 1000), rng.random())),
+    ],
+    ids=["numba's draws", "inline PCG64 doubles"],
+)
+def test_kernel_draws_continue_numpys_stream(kernel, numpys):
+    """A kernel's draws are numpy's, from the same state: next_double computes PCG64
+    inline from numpy's state in memory, and numba's and numpy's own draws go on from it."""
+    ours, theirs = np.random.default_rng(42), np.random.default_rng(42)
+    for n in (1, 5, 200):
+        got = kernel(rng_address(ours), n)
+        want = np.array([value for _ in range(n) for value in numpys(theirs)], dtype=float)
         assert np.array_equal(got, want)
+        # numpy's own next draw sees the kernel's draws as consumed
         assert ours.random() == theirs.random()
 
 
