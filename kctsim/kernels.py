@@ -87,6 +87,20 @@ def rng_address(rng: np.random.Generator) -> int:
     return rng.bit_generator.ctypes.bit_generator.value
 
 
+def cached_address(cache: dict, name: str, rng: np.random.Generator) -> int:
+    """:func:`rng_address` of the PCG64 Generator ``rng``, kept in ``cache[name]`` with the
+    Generator it belongs to: read through ctypes it costs about a microsecond, and the
+    kernels need it some ten times a tick. A replaced Generator is read afresh; the
+    owner drops ``cache`` when pickled (a copy's Generator lives elsewhere)."""
+    cached = cache.get(name)
+    if cached is None or cached[0] is not rng:
+        if not isinstance(rng.bit_generator, np.random.PCG64):  # for next_double
+            raise TypeError(f"{name}: kctsim's kernels draw from PCG64 generators only")
+        check_next_double()
+        cached = cache[name] = (rng, rng_address(rng))
+    return cached[1]
+
+
 @intrinsic
 def generator(typingctx, address):
     """numba's Generator over the bit generator whose ``bitgen_t`` is at ``address``.
@@ -122,9 +136,10 @@ def generator(typingctx, address):
     return rng_type(types.int64), codegen
 
 
-# numba's Generator draws through the bit generator's function pointers, about 18 ns
-# a double here; the hazard alone draws thousands a tick. PCG64 (every kctsim stream:
-# default_rng) is a 128-bit LCG with the XSL-RR output, a few instructions inline.
+# numba's Generator draws each double through the bit generator's function pointer;
+# the hazard alone draws thousands a tick. PCG64 (every kctsim stream: default_rng) is
+# a 128-bit LCG with the XSL-RR output, a few instructions inline (6,700 draws in a
+# loop: 17 us inline against 121 us; in a tick before the breakthrough, about 6 us).
 _PCG64_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
 
 

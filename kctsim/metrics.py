@@ -163,7 +163,7 @@ INT_METRICS = (
     ENTRIES,
     STARTUPS,
 ) = range(11)
-TYPE_COUNTS_AT = 11  # n_<type> for each type but the government, in AGENT_TYPES order
+TYPE_COUNTS_AT = len(INT_METRICS) - len(COUNTED_TYPES)  # n_<type>, in AGENT_TYPES order
 
 # What adds up over a run: survival and gains (floats); moves and blocked ticks (ints).
 SURVIVAL, CUM_SPILL, CUM_INNOVATION = range(3)
@@ -400,9 +400,6 @@ def measure(model) -> None:
     o, tech = model.orgs, model.tech
     model.catch_up()  # after entries or exits: the census and the fitness arrays
     census = model.census()
-    n_bits = model.__dict__.get("_n_bits")
-    if n_bits is None:
-        n_bits = model._n_bits = np.array([land.n_bits for land in tech.landscapes])
     u = model.users
     _measure_kernel(
         model.tick,
@@ -434,7 +431,7 @@ def measure(model) -> None:
         o.spill_gain,
         o.design,
         tech.fitness_table(),
-        n_bits,
+        tech.n_bits,
         tech.gates,
         model.stage_progress,
         model.stage_split,

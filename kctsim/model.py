@@ -34,7 +34,7 @@ from kctsim.config import (
     suggest,
     technology_names,
 )
-from kctsim.kernels import JIT, check_next_double, generator, rng_address
+from kctsim.kernels import JIT, cached_address, generator
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
     demography,
@@ -400,25 +400,12 @@ class KCTModel(Model):
     @property
     def rng_at(self) -> int:
         """Address of the run's Generator for the kernels (:func:`kctsim.kernels.generator`)."""
-        return self._stream_address("rng")
+        return cached_address(self._stream_addresses, "KCTModel.rng", self.rng)
 
     @property
     def hazard_rng_at(self) -> int:
         """Address of the hazard estimate's own Generator for the kernels."""
-        return self._stream_address("hazard_rng")
-
-    def _stream_address(self, name: str) -> int:
-        # Reading the address through ctypes costs about a microsecond and the kernels
-        # need it some ten times a tick; it is kept with the Generator it belongs to, so a
-        # replaced Generator is read afresh, and never pickled (a copy lives elsewhere).
-        rng = getattr(self, name)
-        cached = self._stream_addresses.get(name)
-        if cached is None or cached[0] is not rng:
-            if not isinstance(rng.bit_generator, np.random.PCG64):  # kernels.next_double
-                raise TypeError(f"KCTModel.{name}: the kernels draw from PCG64 generators")
-            check_next_double()
-            cached = self._stream_addresses[name] = (rng, rng_address(rng))
-        return cached[1]
+        return cached_address(self._stream_addresses, "KCTModel.hazard_rng", self.hazard_rng)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_stream_addresses": {}}

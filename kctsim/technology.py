@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import TechnologyType
-from kctsim.kernels import JIT, generator, rng_address
+from kctsim.kernels import JIT, cached_address, generator
 from kctsim.landscape import NKLandscape
 
 
@@ -29,6 +29,7 @@ class Technology:
         self.rng = rng
         self.landscapes = [NKLandscape(s.n_bits, s.k, rng) for s in spec.stages]
         self.n_stages = len(self.landscapes)
+        self.n_bits = np.array([land.n_bits for land in self.landscapes], dtype=np.int64)
         self.gates = np.empty(self.n_stages)
         # -1 where the stage has no foreign frontier design.
         self.frontier = np.full(self.n_stages, -1, dtype=np.int64)
@@ -44,7 +45,7 @@ class Technology:
         self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
         self._pool_revision, self._pool_args = -1, None  # what start_pool was made for
         self._far: dict[tuple[int, int], np.ndarray] = {}  # (stage, bits) -> mask
-        self._address: tuple[np.random.Generator, int] | None = None
+        self._addresses: dict = {}  # kernels.cached_address
         self._table_revision = -1  # NKLandscape.revisions when the table was built
         self._table = np.zeros((self.n_stages, max(land.size for land in self.landscapes)))
 
@@ -78,16 +79,10 @@ class Technology:
     @property
     def rng_at(self) -> int:
         """Address of the technology's Generator for the kernels."""
-        return self._rng_at()
-
-    def _rng_at(self) -> int:
-        cached = self._address
-        if cached is None or cached[0] is not self.rng:
-            cached = self._address = (self.rng, rng_address(self.rng))
-        return cached[1]
+        return cached_address(self._addresses, "Technology.rng", self.rng)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_address": None}  # a copy has its own Generator
+        return {**self.__dict__, "_addresses": {}}  # a copy has its own Generator
 
     def _far_from_frontier(self, stage: int, min_bits: int) -> np.ndarray:
         """Designs at least ``min_bits`` bits from the stage's frontier design (which

@@ -88,7 +88,7 @@ class _Tables:
             dtype=float,
         )
         self.jump_bits = int(v["jump_bits"])
-        self.n_bits = np.array([land.n_bits for land in lands], dtype=np.int64)
+        self.n_bits = tech.n_bits
         self.reach = np.zeros((len(lands), 1 << int(self.n_bits.max())), dtype=np.int64)
         self.reach_revision = -1  # NKLandscape.revisions when the counts were made
         self.miss = hazard._miss_table()
