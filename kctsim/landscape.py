@@ -57,9 +57,9 @@ class NKLandscape:
         self.version += 1
         NKLandscape.revisions += 1
 
-    def redraw_bit(self, bit: int) -> None:
+    def redraw_bit(self, bit: int, rng: np.random.Generator | None = None) -> None:
         """Turbulence: redraw one bit's contribution table and recompute fitness."""
-        self.tables[bit] = self.rng.random(self.tables.shape[1])
+        self.tables[bit] = (self.rng if rng is None else rng).random(self.tables.shape[1])
         self._contrib[bit] = self.tables[bit, self._index[bit]]
         self._refresh()
 

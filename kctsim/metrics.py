@@ -11,6 +11,7 @@ add up over a tick are reset after each measurement.
 from __future__ import annotations
 
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -18,6 +19,7 @@ from numba import njit
 from kctsim.config import AGENT_TYPES
 from kctsim.kernels import JIT, total
 from kctsim.mechanisms import network
+from kctsim.state import Links
 
 GOV = AGENT_TYPES.index("government")
 N_TYPES = len(AGENT_TYPES)
@@ -239,17 +241,58 @@ def _hamming_kernel(designs, n_bits):
     return differing / (n * (n - 1)) / n_bits
 
 
+class Tally(NamedTuple):
+    """What happened during the tick, as the metrics read it."""
+
+    breakthrough_tick: int  # -1 until the breakthrough
+    rival_tick: int  # -1 until the foreign rival arrives
+    n_edges: int  # links at the end of the tick
+    hazard: float
+    spill: float  # fitness gained from others' designs
+    innovation: float  # fitness gained by own search
+    gov_money: float  # public money paid out
+    private_rnd: float
+    moves_imitation: int
+    moves_innovation: int
+    exits: int
+    entries: int
+    startups: int
+
+
+class Constants(NamedTuple):
+    """What the parameters and the technology make of step 7."""
+
+    has_rival: bool  # a foreign rival may get there first
+    usable_fraction: float  # of the gate: a stage's output is usable from here on
+
+
+def constants(params, tech) -> Constants:
+    """Step 7's constants."""
+    return Constants(bool(tech.rival_hazard > 0), float(params.usable_fraction))
+
+
 @njit(**JIT)
 def _measure_kernel(
-    tick, breakthrough_tick, rival_tick, has_rival, hazard, tick_spill, tick_innovation,
-    gov_money, private_rnd, moves_imitation, moves_innovation, n_scientists, exits, entries,
-    startups, totals, counts, eff, alive, types_, n_orgs, orgs, learners, r_col, r0_col,
-    capital, spill_gain, design, table, n_bits, gates, progress, split, need, before, usable,
-    adopted, n_users, changed, edge_a, edge_b, n_edges, org_position, fout, iout,
-):  # fmt: skip
-    """Every metric of the tick into the rows ``fout`` and ``iout`` (see
+    now, tally, c, org, census, fitness, terrain, plan, users, links, knowledge, out
+):
+    """Every metric of the tick into the rows ``out.floats`` and ``out.ints`` (see
     :data:`FLOAT_METRICS`, :data:`INT_METRICS`), the run's accumulators updated; sums
     are numpy's pairwise sums of the same elementwise values."""
+    tick, breakthrough_tick, rival_tick = now.tick, tally.breakthrough_tick, tally.rival_tick
+    has_rival, usable = c.has_rival, c.usable_fraction
+    hazard, tick_spill, tick_innovation = tally.hazard, tally.spill, tally.innovation
+    gov_money, private_rnd = tally.gov_money, tally.private_rnd
+    moves_imitation, moves_innovation = tally.moves_imitation, tally.moves_innovation
+    exits, entries, startups = tally.exits, tally.entries, tally.startups
+    n_scientists, n_users, n_orgs, n_edges = now.n_scientists, now.n_users, now.n, tally.n_edges
+    totals, counts, fout, iout = out.totals, out.counts, out.floats, out.ints
+    eff, progress = fitness.effective, fitness.progress
+    alive, types_, r_col, r0_col = org.alive, org.type, org.r, org.r0
+    capital, spill_gain, design = org.capital, org.spill_gain, org.design
+    orgs, learners, org_position = census.orgs, census.learners, census.org_position
+    table, n_bits, gates = terrain.table, terrain.n_bits, terrain.gates
+    split, need, before = plan.split, plan.need, plan.basis
+    adopted, changed, edge_a, edge_b = users.adopted, knowledge.changed, links.a, links.b
     n_stages = len(gates)
     last = eff.shape[1] - 1
     n = len(orgs)
@@ -396,57 +439,14 @@ def _measure_kernel(
 
 
 def measure(model) -> None:
-    """Every metric of the tick into ``model.metrics_rows``, then the counters reset."""
-    o, tech = model.orgs, model.tech
+    """Every metric of the tick into ``model.measurements``, then the counters reset."""
     model.catch_up()  # after entries or exits: the census and the fitness arrays
-    census = model.census()
-    u = model.users
     _measure_kernel(
-        model.tick,
-        model.breakthrough_tick,
-        model.rival_tick,
-        tech.rival_hazard > 0,
-        model.hazard,
-        model.tick_spill,
-        model.tick_innovation,
-        model.tick_gov_money,
-        model.tick_private_rnd,
-        model.tick_moves_imitation,
-        model.tick_moves_innovation,
-        model.scientists.n,
-        model.tick_exits,
-        model.tick_entries,
-        model.tick_startups,
-        model.run_totals,
-        model.run_counts,
-        model.effective_fitness,
-        o.alive,
-        o.type,
-        o.n,
-        census.orgs,
-        census.learners,
-        o.r,
-        o.r0,
-        o.capital,
-        o.spill_gain,
-        o.design,
-        tech.fitness_table(),
-        tech.n_bits,
-        tech.gates,
-        model.stage_progress,
-        model.stage_split,
-        model.stage_need,
-        model.allocation_progress,
-        model.params.usable_fraction,
-        u.adopted,
-        u.n,
-        model.changed,
-        model.edge_a,
-        model.edge_b,
-        model.n_edges,
-        census.org_position,
-        *model.metrics_rows,
-    )
+        model.now(), model.tally(), model.constants.metrics, model.orgs.bundle(), model.census(),
+        model.fitness, model.terrain(), model.allocation, model.users.bundle(),
+        Links(model.edge_a, model.edge_b, model.edge_trust), model.knowledge_state(),
+        model.measurements,
+    )  # fmt: skip
     finish(model)
 
 
@@ -457,4 +457,4 @@ def finish(model) -> None:
         model.changed = np.zeros(model.orgs.n, dtype=bool)
     if model.discoveries:
         model.discoveries = []
-    model.__dict__.update(_TICK_COUNTERS)
+    model.reset_counters()

@@ -1,9 +1,10 @@
-"""KCTModel: the Mesa model of key-core-technology breakthrough (MODEL.md).
+"""KCTModel: the Mesa model of key-core-technology breakthrough (docs/ODD.md).
 
-One tick is a quarter. The order of a tick (MODEL.md section 4) is written in
-:meth:`KCTModel.step`: steps 0-5 in one compiled call (:mod:`kctsim.compiled_tick`,
-which calls each mechanism's kernel in turn and goes on with 6 and 7 when no Mesa
-agent is made or removed), else one line per mechanism module.
+One tick is a quarter. The order of a tick (ODD section 3, process overview) is
+written in :meth:`KCTModel.step`. The state the rules read and write is made here, as
+the named bundles of :mod:`kctsim.state`; steps 0-5 run as one compiled call
+(:mod:`kctsim.compiled_tick`, which calls each mechanism's kernel in turn and goes on
+with 6 and 7 when no Mesa agent is made or removed).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mesa import Model
 from numba import njit
 
 from kctsim import compiled_tick, metrics
+from kctsim.compiled_tick import FOUNDING, MEASURED, TickConstants, tick_constants
 from kctsim.agents import ORGANISATION_CLASSES, Organisation, Scientist, User
 from kctsim.collector import MetricsCollector
 from kctsim.config import (
@@ -34,7 +36,7 @@ from kctsim.config import (
     suggest,
     technology_names,
 )
-from kctsim.kernels import JIT, cached_address, generator
+from kctsim.kernels import JIT
 from kctsim.ledger import Ledger
 from kctsim.mechanisms import (
     demography,
@@ -44,8 +46,23 @@ from kctsim.mechanisms import (
     people,
     spillover,
 )
+from kctsim.mechanisms.rnd import Reach
 from kctsim.metrics import measure
-from kctsim.population import Census, Table, count_into
+from kctsim.population import Table, census_of, count_into
+from kctsim.state import (
+    ORGANISATION_COLUMNS,
+    Census,
+    Fitness,
+    Knowledge,
+    Now,
+    Organisations,
+    Scientists,
+    Streams,
+    Terrain,
+    Users,
+    measurements,
+)
+from kctsim.streams import as_numpy, new_stream, uniform
 from kctsim.technology import Technology, _refresh_kernel, all_stages_passed, draw_designs
 
 POPULATION_KEYS = {
@@ -100,11 +117,15 @@ class KCTModel(Model):
         if rng is None and scenario is not None:
             rng = getattr(scenario, "rng", None)
         seed_seq = _seed_sequence(rng)
-        self._stream_addresses: dict[str, tuple[np.random.Generator, int]] = {}
         super().__init__(rng=np.random.default_rng(seed_seq))
         self.seed_entropy = seed_seq.entropy
         self.seed_spawn_key = tuple(seed_seq.spawn_key)
         tech_seq, hazard_seq = seed_seq.spawn(2)
+        # kctsim's own draws come from these streams (PCG64 state the kernels advance);
+        # the main one goes on from Mesa's Generator, which is then moved far ahead so
+        # that a user's draws from model.rng do not repeat the model's.
+        self.streams = Streams(new_stream(self.rng), new_stream(tech_seq), new_stream(hazard_seq))
+        self.rng = np.random.Generator(self.rng.bit_generator.jumped())
 
         self.tech_spec = (
             technology
@@ -146,8 +167,7 @@ class KCTModel(Model):
                 f"{n_stages} stages; give one weight per stage"
             )
 
-        self.tech = Technology(self.tech_spec, np.random.default_rng(tech_seq))
-        self.hazard_rng = np.random.default_rng(hazard_seq)
+        self.tech = Technology(self.tech_spec, self.streams.technology)
         self.horizon = int(self.params.horizon)
         self.n_stages = n_stages
         self._build_population()
@@ -155,12 +175,30 @@ class KCTModel(Model):
         self.ledger = Ledger(self.horizon * (8 * self.orgs.n + self.users.n) + 1024)
         self.government = self.org_agents[self.government_row]
 
-        funding.setup(self)
+        self.allocation = funding.allocation(
+            self.levers, self.horizon, n_stages, self.orgs.design[self.government_row]
+        )
+        self.split_first = True  # the stage split is computed at the first allocation
+        self.tick_gov_money = self.cum_gov_money = 0.0
+        self.tick_adoptions = 0
         market.setup(self)
         spillover.join_consortium(self, np.arange(self.orgs.n))  # before links: hubs link members
         network.setup(self)
         spillover.setup(self)
-        measure_setup(self)
+        self.reach = Reach(self.tech, int(self.params.jump_bits))
+        self.discovery_buffer = np.empty(0, dtype=np.int64)
+        self.exit_rows = np.empty(0, dtype=np.int64)
+        self._constants: tuple[Levers, Parameters, TickConstants] | None = None
+        self.tick = 0
+        self.rival_tick = self.breakthrough_tick = -1
+        self.refresh_fitness()
+        self.measurements = measurements(n_stages, len(metrics.FLOAT_METRICS), len(metrics.INT_METRICS))
+        self.metrics_rows = (self.measurements.floats, self.measurements.ints)
+        self.hazard = 0.0
+        self.changed = np.zeros(self.orgs.n, dtype=bool)
+        self.discoveries: list[int] = []
+        self.reset_counters()
+        self.exits_due, self.entrants_due = demography.NOBODY, 0
 
         self.datacollector = MetricsCollector(
             metrics.model_reporters(self.n_stages),
@@ -180,48 +218,14 @@ class KCTModel(Model):
         counts["government"] = 1
         n_orgs = sum(counts.values())
         capacity = n_orgs + int(4 * (self.levers.entry_rate + 1) * self.horizon) + 8
-        self.orgs = Table(
-            {
-                "alive": (bool, ()),
-                "type": (np.int8, ()),
-                "uid": (np.int64, ()),
-                "design": (np.int64, (S,)),
-                "capital": (float, ()),
-                "capital0": (float, ()),
-                "capital_prev": (float, ()),
-                "payoff": (float, ()),
-                "r": (float, ()),
-                "r0": (float, ()),
-                "exploration": (float, ()),
-                "absorption": (float, ()),
-                "efficiency": (float, ()),
-                "premium": (float, ()),
-                "base_revenue": (float, ()),
-                "operating_cost": (float, ()),
-                "learns": (bool, ()),
-                "publishes": (bool, ()),
-                "sells": (bool, ()),
-                "soft_budget": (bool, ()),
-                "stage_pref": (float, (S,)),
-                "member": (bool, ()),
-                "hub": (bool, ()),
-                "grant": (float, (S,)),
-                "gov_money": (float, ()),
-                "own_rnd": (float, ()),
-                "succeeded": (bool, ()),
-                "spill_gain": (float, ()),
-                "own_gain": (float, ()),
-                "expertise": (float, ()),
-                "n_feedback": (np.int64, ()),
-                "born": (np.int64, ()),
-                "died": (np.int64, ()),
-            },
-            capacity,
-        )
+        columns = {
+            name: (dtype, (S,) if per_stage else ())
+            for name, (dtype, per_stage) in ORGANISATION_COLUMNS.items()
+        }
+        self.orgs = Table(columns, capacity, Organisations)
         self._census_block = np.empty((8, capacity), dtype=np.int64)
         self._fitness_buffers = (np.empty((capacity, S)), np.empty((capacity, S)))
-        self.raw_fitness = self.effective_fitness = np.empty((0, S))
-        self.stage_progress = np.empty(S)
+        self.fitness = Fitness(np.empty((0, S)), np.empty((0, S)), np.empty(S))
         self.org_agents: list[Organisation] = []
         self._preferences: dict[str, np.ndarray] = {}
         self._templates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -231,13 +235,18 @@ class KCTModel(Model):
         self.government_row = int(np.flatnonzero(self.orgs.view("type") == 4)[0])
 
         n_sci = p.population["n_scientists"]
-        self.scientists = Table({"employer": (np.int64, ()), "expertise": (float, ())}, n_sci)
-        rows = self.scientists.add(n_sci)
-        self.scientists.expertise[rows] = self.rng.uniform(0.5, 1.5, n_sci)
-        hosts = people.employable_rows(self)
-        self.scientists.employer[rows] = (
-            self.rng.choice(hosts, n_sci) if len(hosts) else self.government_row
+        self.scientists = Table(
+            {"employer": (np.int64, ()), "expertise": (float, ()), "look": (bool, ())},
+            n_sci,
+            Scientists,
         )
+        rows = self.scientists.add(n_sci)
+        hosts = people.employable_rows(self)
+        with as_numpy(self.streams.main) as rng:
+            self.scientists.expertise[rows] = rng.uniform(0.5, 1.5, n_sci)
+            self.scientists.employer[rows] = (
+                rng.choice(hosts, n_sci) if len(hosts) else self.government_row
+            )
         self.scientist_agents = [Scientist(self, int(r)) for r in rows]
         people.refresh_expertise(self)
 
@@ -250,6 +259,7 @@ class KCTModel(Model):
                 "uid": (np.int64, ()),
             },
             n_users,
+            Users,
         )
         rows = self.users.add(n_users)
         self.user_agents = [User(self, int(r)) for r in rows]
@@ -281,12 +291,9 @@ class KCTModel(Model):
             pool, offsets = _NO_POOL, _NO_OFFSETS
         values, flags, preference = self._type_template(type_name)
         _start_rows(
-            self.rng_at, self.tech.rng_at, start, n, AGENT_TYPES.index(type_name), first_uid,
-            designs, pool, offsets, self.params.agent_types[type_name].contribution, values,
-            flags, preference, self.steps, o.alive, o.type, o.uid, o.design, o.r, o.r0,
-            o.capital, o.capital0, o.capital_prev, o.exploration, o.absorption, o.efficiency,
-            o.premium, o.base_revenue, o.operating_cost, o.learns, o.publishes, o.sells,
-            o.soft_budget, o.stage_pref, o.born, o.died,
+            self.streams, o.bundle(), start, n, AGENT_TYPES.index(type_name), first_uid, designs,
+            pool, offsets, self.params.agent_types[type_name].contribution, values, flags,
+            preference, self.steps,
         )  # fmt: skip
         self.population_changed()
         return rows
@@ -351,36 +358,38 @@ class KCTModel(Model):
                 np.empty((capacity, self.n_stages)),
                 np.empty((capacity, self.n_stages)),
             )
-            self.raw_fitness = self.effective_fitness = self._fitness_buffers[0][:0]
             self._census, self._fitness_current = None, False
         raw, eff = self._fitness_buffers
         counts = _catch_up_kernel(
             self._census is None, o.alive, o.type, o.learns, o.sells, n, _GOVERNMENT,
             self._census_block, not self._fitness_current, tech.fitness_table(), o.design,
-            tech.gates, raw, eff, self.stage_progress,
+            tech.gates, raw, eff, self.fitness.progress,
         )  # fmt: skip
         if self._census is None:
-            self._census = Census(self._census_block, counts)
+            self._census = census_of(self._census_block, counts)
         if not self._fitness_current:
             # Views again each time: a pickled or copied model holds copies of the old ones.
-            self.raw_fitness, self.effective_fitness = raw[:n], eff[:n]
+            self.fitness = Fitness(raw[:n], eff[:n], self.fitness.progress)
             self._fitness_current = True
 
     # ------------------------------------------------------------------- tick
 
     def step(self) -> None:
-        """One quarter, in the order of MODEL.md section 4."""
+        """One quarter, in the order of the ODD's process overview.
+
+        0. turbulence and the foreign rival; 1. the government allocates its budget;
+        2. users adopt and pay; 3. contributions move toward better-paid peers, then R&D
+        and the hazard; 4. knowledge spills; 5. trust and links change, scientists move
+        and found start-ups; 6. exit unless rescued, and entry; 7. the metrics.
+        Steps 0-5 run as one compiled call (:func:`kctsim.compiled_tick.advance`), which
+        goes on with 6 and 7 as long as no Mesa agent is made or removed.
+        """
         self.tick = self.steps  # Mesa has already advanced `steps` for this call
-        # 0-5 in one compiled call (kctsim.compiled_tick): turbulence and the foreign
-        # rival; the government allocates its budget; users adopt and pay; contributions
-        # r move toward better-paid peers; R&D and the hazard; knowledge spills; trust
-        # and links change; scientists move. The call goes on with 6 and 7 as long as
-        # no Mesa agent is made or removed.
-        done = compiled_tick.advance(self)
-        if done == 5:
+        done = compiled_tick.advance(self)  # steps 0-5, and 6-7 on a quiet tick
+        if done == FOUNDING:
             people.found_startups(self)  # 5. start-ups after discoveries
             demography.decide(self)  # 6. exit unless rescued; entry
-        if done < 7:
+        if done != MEASURED:
             demography.exit_and_enter(self)  # 6. the Mesa agents leave and arrive
             measure(self)  # 7. metrics
         self.datacollector.collect(self)
@@ -393,22 +402,75 @@ class KCTModel(Model):
 
     def all_stages_passed(self) -> bool:
         """Breakthrough: on every stage some alive organisation holds a design past the gate."""
-        return all_stages_passed(self.raw_fitness, self.orgs.alive, self.tech.gates)
+        return all_stages_passed(self.fitness.raw, self.orgs.alive, self.tech.gates)
 
-    # ------------------------------------------------------------- accessors
+    def reset_counters(self) -> None:
+        """The tick's counters back to zero (after each measurement)."""
+        self.tick_spill = self.tick_innovation = self.tick_private_rnd = 0.0
+        self.tick_moves_imitation = self.tick_moves_innovation = 0
+        self.tick_exits = self.tick_entries = self.tick_startups = 0
+
+    # ------------------------------------------------------------- the state as bundles
 
     @property
-    def rng_at(self) -> int:
-        """Address of the run's Generator for the kernels (:func:`kctsim.kernels.generator`)."""
-        return cached_address(self._stream_addresses, "KCTModel.rng", self.rng)
+    def raw_fitness(self) -> np.ndarray:
+        """Every alive row's fitness per stage (rows x stages)."""
+        return self.fitness.raw
 
     @property
-    def hazard_rng_at(self) -> int:
-        """Address of the hazard estimate's own Generator for the kernels."""
-        return cached_address(self._stream_addresses, "KCTModel.hazard_rng", self.hazard_rng)
+    def effective_fitness(self) -> np.ndarray:
+        """Fitness as it counts: capped by the progress of the stage before."""
+        return self.fitness.effective
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_stream_addresses": {}}
+    @property
+    def stage_progress(self) -> np.ndarray:
+        """How far each stage has come toward its gate (0 to 1)."""
+        return self.fitness.progress
+
+    @property
+    def constants(self) -> TickConstants:
+        """Every step's constants (made again when the levers or parameters change)."""
+        kept = self._constants
+        if kept is None or kept[0] is not self.levers or kept[1] is not self.params:
+            kept = self._constants = (
+                self.levers,
+                self.params,
+                tick_constants(self.levers, self.params, self.tech),
+            )
+        return kept[2]
+
+    def now(self, first_stage: int = 0) -> Now:
+        """Where the run is, for a call of the tick's kernel."""
+        return Now(
+            self.tick, self.horizon, self.orgs.n, self.government_row, self.users.n,
+            self.scientists.n, self.n_edges, first_stage, self.breakthrough_tick < 0,
+            self.split_first, self.breakthrough_tick, self.rival_tick, self.ledger.n,
+            self.tick_spill, self.tick_innovation, self.tick_moves_imitation,
+            self.tick_moves_innovation,
+        )  # fmt: skip
+
+    def tally(self) -> metrics.Tally:
+        """What happened this tick, for the metrics."""
+        return metrics.Tally(
+            self.breakthrough_tick, self.rival_tick, self.n_edges, self.hazard, self.tick_spill,
+            self.tick_innovation, self.tick_gov_money, self.tick_private_rnd,
+            self.tick_moves_imitation, self.tick_moves_innovation, self.tick_exits,
+            self.tick_entries, self.tick_startups,
+        )  # fmt: skip
+
+    def terrain(self) -> Terrain:
+        """The technology's tables as the rules see them (after turbulence, the new ones)."""
+        t = self.tech
+        return Terrain(t.fitness_table(), t.n_bits, t.gates, t.frontier)
+
+    def knowledge_state(self) -> Knowledge:
+        """Who sees which designs and who gained from whose, as one bundle."""
+        visible, visible_row = spillover.visible_buffers(self)
+        return Knowledge(
+            self.pool_design, self.pool_row, self.pool_next, visible, visible_row,
+            self.public_design, self.public_row, self.spill_matrix, self.changed,
+            self.discovery_buffer,
+        )  # fmt: skip
 
     def __getattr__(self, name: str) -> Any:
         # The tick's metrics (model.p_breakthrough, model.n_sme, ...) are read from the
@@ -431,21 +493,24 @@ class KCTModel(Model):
 
 @njit(**JIT)
 def _start_rows(
-    address, tech_address, start, n, type_code, first_uid, designs, pool, offsets,
-    contribution, values, flags, preference, tick, alive, type_, uid, design, r, r_start,
-    capital, capital0, capital_prev, exploration, absorption, efficiency, premium,
-    base_revenue, operating_cost, learns, publishes, sells, soft_budget, stage_pref, born,
-    died,
+    streams, orgs, start, n, type_code, first_uid, designs, pool, offsets, contribution, values,
+    flags, preference, tick,
 ):  # fmt: skip
     """The new rows start..start+n-1 of the organisation table: alive, of the type, with
     its starting values and designs (one call: some twenty column writes and the design
     draws from Python cost more than the rest of an entry)."""
+    design = orgs.design
     if len(designs):
         for k in range(n):
             design[start + k] = designs[k]
     else:
-        draw_designs(tech_address, pool, offsets, n, design, start)
-    rng = generator(address)
+        draw_designs(streams.technology, pool, offsets, n, design, start)
+    alive, type_, uid, r, r_start = orgs.alive, orgs.type, orgs.uid, orgs.r, orgs.r0
+    capital, capital0, capital_prev = orgs.capital, orgs.capital0, orgs.capital_prev
+    exploration, absorption, efficiency = orgs.exploration, orgs.absorption, orgs.efficiency
+    premium, base_revenue, operating_cost = orgs.premium, orgs.base_revenue, orgs.operating_cost
+    learns, publishes, sells, soft_budget = orgs.learns, orgs.publishes, orgs.sells, orgs.soft_budget
+    stage_pref, born, died = orgs.stage_pref, orgs.born, orgs.died
     for k in range(n):
         i = start + k
         alive[i] = True
@@ -453,7 +518,9 @@ def _start_rows(
         uid[i] = first_uid + k
         # Learners' contributions start spread around the type's mean, so that
         # payoff-driven learning has variation to act on (numpy's uniform(0.5, 1.5, n)).
-        r[i] = r_start[i] = contribution * rng.uniform(0.5, 1.5) if flags[0] else contribution
+        r[i] = r_start[i] = (
+            contribution * uniform(streams.main, 0.5, 1.5) if flags[0] else contribution
+        )
         capital[i] = capital0[i] = capital_prev[i] = values[0]
         exploration[i] = values[1]
         absorption[i] = values[2]
@@ -512,38 +579,12 @@ def compile_kernels() -> None:
     _kernels_ready = True
 
 
-def measure_setup(model: KCTModel) -> None:
-    """Initial values of the run-level state read by the metrics."""
-    model.tick = 0
-    model.rival_tick = -1
-    model.breakthrough_tick = -1
-    model.refresh_fitness()
-    metrics.setup(model)
-    model.exits_due, model.entrants_due = demography.NOBODY, 0
-
-
 # The shipped presets and defaults are read and validated once per process (a sweep
 # builds thousands of models). Levers and technology types are frozen and can be shared;
 # each model gets its own copy of the parameters' dicts.
 _shipped_technology = cache(load_technology)
 _shipped_regime = cache(load_regime)
 _shipped_defaults = cache(default_parameters)
-
-
-def _technology(technology: Any) -> TechnologyType:
-    if isinstance(technology, TechnologyType):
-        return technology
-    return (
-        _shipped_technology(technology)
-        if isinstance(technology, str)
-        else load_technology(technology)
-    )
-
-
-def _levers(regime: Any) -> Levers:
-    if isinstance(regime, Levers):
-        return regime
-    return _shipped_regime(regime) if isinstance(regime, str) else load_regime(regime)
 
 
 def _default_parameters() -> Parameters:

@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from kctsim.kernels import JIT
+from kctsim.state import Census
 
 
 class Table:
@@ -22,12 +23,25 @@ class Table:
         capacity: rows allocated up front; doubled when exceeded.
     """
 
-    def __init__(self, columns: dict[str, tuple[type | str, tuple[int, ...]]], capacity: int):
+    def __init__(
+        self,
+        columns: dict[str, tuple[type | str, tuple[int, ...]]],
+        capacity: int,
+        bundle: type | None = None,
+    ):
         self._spec = columns
         self.n = 0
         self._capacity = max(1, capacity)
+        self._bundle_type = bundle
+        self._bundle = None
         for name, (dtype, shape) in columns.items():
             setattr(self, name, np.zeros((self._capacity, *shape), dtype=dtype))
+
+    def bundle(self):
+        """The columns as the named bundle the kernels take (made again after growth)."""
+        if self._bundle is None:
+            self._bundle = self._bundle_type(*(getattr(self, name) for name in self._spec))
+        return self._bundle
 
     def add(self, count: int) -> np.ndarray:
         """Append ``count`` zeroed rows; return their indices."""
@@ -40,6 +54,7 @@ class Table:
                 grown[: self.n] = old[: self.n]
                 setattr(self, name, grown)
             self._capacity = new
+            self._bundle = None
         rows = np.arange(self.n, need)
         self.n = need
         return rows
@@ -49,26 +64,20 @@ class Table:
         return getattr(self, name)[: self.n]
 
 
-class Census:
-    """Row sets of the alive organisations by role, as views into a block of buffers
-    (:func:`count_into` fills it again in place when the population changes; returning
-    eight new arrays from a kernel had cost more than working them out).
-
-    Args:
-        block: the buffers, shape (8, at least the number of rows).
-        counts: what :func:`count_into` returned.
-    """
-
-    def __init__(self, block: np.ndarray, counts: tuple[int, int, int, int, int]) -> None:
-        n, n_alive, n_orgs, n_learners, n_sellers = counts
-        self.alive_rows = block[0, :n_alive]
-        self.orgs = block[1, :n_orgs]
-        self.org_position = block[2, :n]
-        self.learners = block[3, :n_learners]
-        self.learners_by_type = block[4, :n_learners]
-        self.peer_start = block[5, :n_learners]
-        self.peer_count = block[6, :n_learners]
-        self.sellers = block[7, :n_sellers]
+def census_of(block: np.ndarray, counts: tuple[int, int, int, int, int]) -> Census:
+    """The :class:`~kctsim.state.Census` as views into ``block`` (shape (8, rows)), with
+    the counts :func:`count_into` returned."""
+    n, n_alive, n_orgs, n_learners, n_sellers = counts
+    return Census(
+        alive_rows=block[0, :n_alive],
+        orgs=block[1, :n_orgs],
+        org_position=block[2, :n],
+        learners=block[3, :n_learners],
+        learners_by_type=block[4, :n_learners],
+        peer_start=block[5, :n_learners],
+        peer_count=block[6, :n_learners],
+        sellers=block[7, :n_sellers],
+    )
 
 
 @njit(**JIT)

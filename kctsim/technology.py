@@ -12,8 +12,9 @@ import numpy as np
 from numba import njit
 
 from kctsim.config import TechnologyType
-from kctsim.kernels import JIT, cached_address, generator
+from kctsim.kernels import JIT
 from kctsim.landscape import NKLandscape
+from kctsim.streams import as_numpy, integers
 
 
 class Technology:
@@ -21,13 +22,15 @@ class Technology:
 
     Args:
         spec: the technology type.
-        rng: the Generator for landscapes, frontiers and turbulence.
+        stream: the random stream of landscapes, turbulence and start designs
+            (:mod:`kctsim.streams`).
     """
 
-    def __init__(self, spec: TechnologyType, rng: np.random.Generator) -> None:
+    def __init__(self, spec: TechnologyType, stream: np.ndarray) -> None:
         self.spec = spec
-        self.rng = rng
-        self.landscapes = [NKLandscape(s.n_bits, s.k, rng) for s in spec.stages]
+        self.stream = stream
+        with as_numpy(stream) as rng:
+            self.landscapes = [NKLandscape(s.n_bits, s.k, rng) for s in spec.stages]
         self.n_stages = len(self.landscapes)
         self.n_bits = np.array([land.n_bits for land in self.landscapes], dtype=np.int64)
         self.gates = np.empty(self.n_stages)
@@ -45,7 +48,6 @@ class Technology:
         self._start_pool: dict[int, tuple] = {}  # stage -> (cache key, designs)
         self._pool_revision, self._pool_args = -1, None  # what start_pool was made for
         self._far: dict[tuple[int, int], np.ndarray] = {}  # (stage, bits) -> mask
-        self._addresses: dict = {}  # kernels.cached_address
         self._table_revision = -1  # NKLandscape.revisions when the table was built
         self._table = np.zeros((self.n_stages, max(land.size for land in self.landscapes)))
 
@@ -76,14 +78,6 @@ class Technology:
             self._start_pool[stage] = (key, np.flatnonzero(ok))
         return self._start_pool[stage][1]
 
-    @property
-    def rng_at(self) -> int:
-        """Address of the technology's Generator for the kernels."""
-        return cached_address(self._addresses, "Technology.rng", self.rng)
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_addresses": {}}  # a copy has its own Generator
-
     def _far_from_frontier(self, stage: int, min_bits: int) -> np.ndarray:
         """Designs at least ``min_bits`` bits from the stage's frontier design (which
         turbulence does not move, so the mask is made once)."""
@@ -99,7 +93,8 @@ class Technology:
         """Turbulence struck a stage (its draw is made in :mod:`kctsim.compiled_tick`):
         one random bit's contribution table is drawn again."""
         land = self.landscapes[stage]
-        land.redraw_bit(int(self.rng.integers(land.n_bits)))
+        with as_numpy(self.stream) as rng:
+            land.redraw_bit(int(rng.integers(land.n_bits)), rng)
 
     def fitness_table(self) -> np.ndarray:
         """Every stage's fitness table in one array, shape (stages, 2^max N), for the
@@ -112,18 +107,21 @@ class Technology:
 
 
 @njit(**JIT)
-def _draw(address, pool, n):
-    """``n`` designs drawn from ``pool`` with replacement, by the Generator at ``address``
-    (numpy's ``pool[rng.integers(len(pool), size=n)]``, the same draws)."""
-    return pool[generator(address).integers(0, len(pool), size=n)]
+def _draw(stream, pool, n):
+    """``n`` designs drawn from ``pool`` with replacement (numpy's
+    ``pool[rng.integers(len(pool), size=n)]``, the same draws)."""
+    drawn = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        drawn[k] = pool[integers(stream, 0, len(pool))]
+    return drawn
 
 
 @njit(**JIT)
-def draw_designs(address, pool, offsets, n, design, start):
+def draw_designs(stream, pool, offsets, n, design, start):
     """Start designs of rows start..start+n-1, stage by stage, from :meth:`Technology.start_pool`
     (each stage as :func:`_draw`)."""
     for s in range(len(offsets) - 1):
-        drawn = _draw(address, pool[offsets[s] : offsets[s + 1]], n)
+        drawn = _draw(stream, pool[offsets[s] : offsets[s + 1]], n)
         for k in range(n):
             design[start + k, s] = drawn[k]
 

@@ -10,16 +10,20 @@ enter as SMEs at Poisson(entry_rate) per tick (MODEL.md section 4, step 6).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from kctsim.config import AGENT_TYPES
-from kctsim.kernels import JIT, generator, put, total
+from kctsim.kernels import JIT, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import people
 from kctsim.mechanisms.market import _reassign_kernel
 from kctsim.mechanisms.network import _drop_rows_kernel
 from kctsim.mechanisms.people import _expertise_kernel
+from kctsim.state import Links
+from kctsim.streams import as_numpy, integers, poisson, random
 
 GOV = AGENT_TYPES.index("government")
 INSOLVENCY_TOLERANCE = 1e-9  # below zero by more than rounding error
@@ -27,6 +31,25 @@ _TREASURY = TYPE_CODE["treasury"]
 _BUDGET = KIND_CODE["budget"]
 _SOFT_BUDGET = KIND_CODE["soft_budget"]
 _BAILOUT = KIND_CODE["bailout"]
+
+
+class Constants(NamedTuple):
+    """What the levers and parameters make of step 6."""
+
+    soft_budget_floor: float  # soft-budget organisations are topped up to this share of capital0
+    rescue_floor: float  # a rescued organisation is put back to this share of capital0
+    risk_tolerance: float  # chance a failing organisation is rescued
+    entry_rate: float  # mean entrants per tick
+
+
+def constants(levers, params) -> Constants:
+    """Step 6's constants from the levers and parameters."""
+    return Constants(
+        float(params.soft_budget_floor),
+        float(params.rescue_floor),
+        float(levers.risk_tolerance),
+        float(levers.entry_rate),
+    )
 
 
 @njit(**JIT)
@@ -52,7 +75,7 @@ def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows
 
 @njit(**JIT)
 def _exit_and_enter_kernel(
-    rng_at, rows, capital, capital0, soft_budget, types_, uids, gov, soft_floor, rescue_floor,
+    rng, rows, capital, capital0, soft_budget, types_, uids, gov, soft_floor, rescue_floor,
     risk_tolerance, entry_rate, ints, amounts, pos, tick, exits,
 ):  # fmt: skip
     """Soft budgets, then rescue or exit, then (when nobody exits) the entry draw.
@@ -84,10 +107,9 @@ def _exit_and_enter_kernel(
         )  # fmt: skip
     n_exit = 0
     if n_fail:
-        rng = generator(rng_at)
         saved = np.empty(n_fail, dtype=np.bool_)
         for j in range(n_fail):
-            saved[j] = rng.random() < risk_tolerance
+            saved[j] = random(rng) < risk_tolerance
         n_saved = 0
         for j in range(n_fail):
             r = failing[j]
@@ -105,17 +127,15 @@ def _exit_and_enter_kernel(
             )  # fmt: skip
     if n_exit:
         return pos, n_exit, -1
-    rng = generator(rng_at)
-    return pos, 0, rng.poisson(entry_rate)
+    return pos, 0, poisson(rng, entry_rate)
 
 
 def exit_buffer(model) -> np.ndarray:
     """Room for the rows that exit this tick (one per organisation)."""
     rows = model.census().orgs
-    buffer = model.__dict__.get("_exit_rows")
-    if buffer is None or len(buffer) < len(rows):
-        buffer = model._exit_rows = np.empty(2 * len(rows) + 8, dtype=np.int64)
-    return buffer
+    if len(model.exit_rows) < len(rows):
+        model.exit_rows = np.empty(2 * len(rows) + 8, dtype=np.int64)
+    return model.exit_rows
 
 
 def decide(model) -> None:
@@ -126,7 +146,7 @@ def decide(model) -> None:
     exits = exit_buffer(model)
     ledger.reserve(len(rows) + 2)  # a payment per row and at most two treasury top-ups
     ledger.n, n_exit, n_new = _exit_and_enter_kernel(
-        model.rng_at, rows, o.capital, o.capital0, o.soft_budget, o.type, o.uid,
+        model.streams.main, rows, o.capital, o.capital0, o.soft_budget, o.type, o.uid,
         model.government_row, p.soft_budget_floor, p.rescue_floor, lev.risk_tolerance,
         lev.entry_rate, ledger.ints, ledger.amounts, ledger.n, model.tick, exits,
     )  # fmt: skip
@@ -139,7 +159,8 @@ def exit_and_enter(model) -> None:
     n_new = model.entrants_due
     if len(model.exits_due):
         remove(model, model.exits_due)
-        n_new = int(model.rng.poisson(model.levers.entry_rate))
+        with as_numpy(model.streams.main) as rng:
+            n_new = int(rng.poisson(model.levers.entry_rate))
     if n_new:
         new = model.add_organisations("sme", n_new)
         people.seed_capital(model, new)
@@ -152,12 +173,15 @@ NOBODY = np.empty(0, dtype=np.int64)
 
 @njit(**JIT)
 def _remove_kernel(
-    address, rows, tick, alive, died, member, types_, n, ea, eb, et, m, employer, n_sci,
-    sc_expertise, expertise, capital0, sells, government_row, supplier, adopted, participating,
-    n_users, n_feedback,
-):  # fmt: skip
+    rng, rows, tick, n, orgs, links, m, scientists, n_sci, users, n_users, government_row
+):
     """remove in one call: mark the rows exited, drop their links, move their scientists
     to random hosts, reassign their users. Returns the number of links left."""
+    alive, died, member, types_ = orgs.alive, orgs.died, orgs.member, orgs.type
+    ea, eb, et = links.a, links.b, links.trust
+    employer, sc_expertise = scientists.employer, scientists.expertise
+    expertise, capital0, sells, n_feedback = orgs.expertise, orgs.capital0, orgs.sells, orgs.n_feedback
+    supplier, adopted, participating = users.supplier, users.adopted, users.participating
     gone = np.zeros(n, dtype=np.bool_)
     for r in rows:
         alive[r] = False
@@ -176,10 +200,9 @@ def _remove_kernel(
             if alive[r] and types_[r] != GOV:
                 hosts[j] = r
                 j += 1
-        rng = generator(address)
         for i in range(n_sci):  # = rng.choice(hosts, n) over the homeless, in row order
             if gone[employer[i]]:
-                employer[i] = hosts[rng.integers(0, n_hosts)]
+                employer[i] = hosts[integers(rng, 0, n_hosts)]
     _expertise_kernel(employer, sc_expertise, n_sci, expertise, n)
     k = 0
     for i in range(n_users):
@@ -192,7 +215,7 @@ def _remove_kernel(
                 users[k] = i
                 k += 1
         _reassign_kernel(
-            address, users, alive, sells, capital0, n, government_row, supplier, adopted,
+            rng, users, alive, sells, capital0, n, government_row, supplier, adopted,
             participating, n_users, n_feedback,
         )  # fmt: skip
     return m
@@ -202,31 +225,10 @@ def remove(model, rows: np.ndarray) -> None:
     """Organisations exit: Mesa agents removed, rows kept with alive False."""
     o, sc, u = model.orgs, model.scientists, model.users
     model.n_edges = _remove_kernel(
-        model.rng_at,
-        rows,
-        model.tick,
-        o.alive,
-        o.died,
-        o.member,
-        o.type,
-        o.n,
-        model.edge_a,
-        model.edge_b,
-        model.edge_trust,
-        model.n_edges,
-        sc.employer,
-        sc.n,
-        sc.expertise,
-        o.expertise,
-        o.capital0,
-        o.sells,
-        model.government_row,
-        u.supplier,
-        u.adopted,
-        u.participating,
-        u.n,
-        o.n_feedback,
-    )
+        model.streams.main, rows, model.tick, o.n, o.bundle(),
+        Links(model.edge_a, model.edge_b, model.edge_trust), model.n_edges, sc.bundle(), sc.n,
+        u.bundle(), u.n, model.government_row,
+    )  # fmt: skip
     model.population_changed()
     agents = model.org_agents
     for row in rows.tolist():

@@ -12,12 +12,16 @@ stages by fixed weights or by the stages' need (MODEL.md sections 4 and 5).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, total
+from kctsim.config import Levers, Parameters
+from kctsim.kernels import JIT, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
+from kctsim.state import Allocation
+from kctsim.streams import standard_normal
 
 GOV = TYPE_CODE["government"]
 TREASURY = TYPE_CODE["treasury"]
@@ -33,21 +37,47 @@ BUDGET, GRANT, BLOCK_GRANT, MATCHING, CONTRACT = (
 # ------------------------------------------------------------------ the mechanism
 
 
-def setup(model) -> None:
-    """The budget profile over the horizon and the first direction."""
-    T = model.horizon
-    phi = model.levers.front_loading
+class Constants(NamedTuple):
+    """What the levers and parameters make of step 1."""
+
+    budget: float  # per tick, before the profile over time
+    block_grant_share: float
+    bottleneck_following: float
+    selection_noise: float
+    targeted_share: float
+    core_subject: int  # account type code of the core subject, -1 for none
+    matching_ratio: float
+
+
+def constants(levers: Levers, params: Parameters) -> Constants:
+    """Step 1's constants from the levers and parameters."""
+    return Constants(
+        budget=float(params.budget),
+        block_grant_share=float(params.block_grant_share),
+        bottleneck_following=float(levers.bottleneck_following),
+        selection_noise=float(levers.selection_noise),
+        targeted_share=float(levers.targeted_share),
+        core_subject=TYPE_CODE.get(levers.core_subject, -1),
+        matching_ratio=float(levers.matching_ratio),
+    )
+
+
+def allocation(levers: Levers, horizon: int, n_stages: int, start: np.ndarray) -> Allocation:
+    """The plan before the first tick: the budget profile over the horizon, the first
+    direction (``start``: the government's own design), an even split."""
+    phi = levers.front_loading
     # exp(-3 phi t/T): phi = 0 is sustained; the total over the horizon is fixed.
-    shape = np.exp(-3.0 * phi * np.arange(T) / T)
-    model.budget_profile = shape * T / shape.sum()
-    model.direction = model.orgs.design[model.government_row].copy()
-    model.stage_split = np.full(model.n_stages, 1.0 / model.n_stages)
-    model.stage_need = model.stage_split.copy()
-    model.allocation_progress = np.zeros(model.n_stages)
-    model.split_progress = None  # the progress the current split was computed from
-    model.fixed_split = (None, None)  # (levers.stage_weights, their normalised first S)
-    model.tick_gov_money = 0.0
-    model.cum_gov_money = 0.0
+    shape = np.exp(-3.0 * phi * np.arange(horizon) / horizon)
+    even = np.full(n_stages, 1.0 / n_stages)
+    weights = np.asarray(levers.stage_weights[:n_stages], dtype=float) if n_stages > 1 else even
+    return Allocation(
+        budget_profile=shape * horizon / shape.sum(),
+        direction=start.copy(),
+        basis=np.zeros(n_stages),
+        need=even.copy(),
+        split=even.copy(),
+        fixed=weights / weights.sum(),
+    )
 
 
 def stage_need(progress: np.ndarray) -> np.ndarray:
@@ -56,48 +86,6 @@ def stage_need(progress: np.ndarray) -> np.ndarray:
     need = np.empty(len(progress))
     _stage_need_kernel(np.ascontiguousarray(progress, dtype=float), need)
     return need
-
-
-def fixed_split(model) -> np.ndarray:
-    """The levers' fixed stage weights for this chain, normalised (cached per levers)."""
-    weights = model.levers.stage_weights
-    if model.fixed_split[0] is not weights:
-        S = model.n_stages
-        fixed = np.asarray(weights[:S], dtype=float) if S > 1 else np.ones(1)
-        model.fixed_split = (weights, fixed / fixed.sum())
-    return model.fixed_split[1]
-
-
-def stage_split(model) -> np.ndarray:
-    """The budget's split over stages: fixed weights blended with the need.
-
-    Recomputed only when the stages' progress has changed since the last tick
-    (it depends on nothing else that changes during a run).
-    """
-    _stage_split_kernel(
-        model.stage_progress,
-        model.allocation_progress,
-        model.stage_need,
-        model.stage_split,
-        fixed_split(model),
-        model.levers.bottleneck_following,
-        model.split_progress is None,
-    )
-    model.split_progress = model.allocation_progress
-    return model.stage_split
-
-
-def choose_direction(model) -> None:
-    """Every plan period the government picks the design it believes best,
-    per stage, among those the organisations hold, by a noisy view."""
-    _choose_direction_kernel(
-        model.rng_at,
-        model.census().alive_rows,
-        model.raw_fitness,
-        model.orgs.design,
-        model.levers.selection_noise,
-        model.direction,
-    )
 
 
 # ------------------------------------------------------------------------ kernels
@@ -131,15 +119,14 @@ def _stage_split_kernel(progress, basis, need, split, fixed, bf, first):
 
 
 @njit(**JIT)
-def _choose_direction_kernel(address, alive, raw_fitness, design, noise, direction):
+def _choose_direction_kernel(rng, alive, raw_fitness, design, noise, direction):
     """Per stage, the alive row's design with the best noisy fitness (first on ties)."""
     if len(alive) == 0:
         raise ValueError("choose_direction: no alive organisation")
-    rng = generator(address)
     for s in range(len(direction)):
         best, best_seen = 0, 0.0
         for k in range(len(alive)):  # all draws of a stage, as numpy's one array draw
-            seen = raw_fitness[alive[k], s] + noise * rng.standard_normal()
+            seen = raw_fitness[alive[k], s] + noise * standard_normal(rng)
             if k == 0 or seen > best_seen:
                 best, best_seen = k, seen
         direction[s] = design[alive[best], s]
@@ -160,44 +147,18 @@ def _add_weighted(pay, seen, group, n_group, amount, temperature):
 
 
 @njit(**JIT)
-def _allocate_kernel(
-    address,
-    tick,
-    horizon,
-    budget_per_tick,
-    block_grant_share,
-    budget_profile,
-    gov,
-    n,
-    rows,
-    alive,
-    type_,
-    uid,
-    member,
-    own_rnd,
-    design,
-    capital,
-    grant,
-    gov_money,
-    raw_fitness,
-    effective_fitness,
-    direction,
-    progress,
-    basis,
-    need,
-    split,
-    fixed,
-    bf,
-    first_split,
-    noise,
-    targeted_share,
-    core,
-    matching_ratio,
-    ints,
-    amounts,
-    pos,
-):
-    """allocate: budget, direction, split, noisy merit, payments and their ledger rows."""
+def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
+    """allocate: budget, direction, split, noisy merit, payments and their ledger rows;
+    returns (ledger length, money paid out, the government's own research)."""
+    tick, horizon, gov, n, first_split = now.tick, now.horizon, now.government, now.n, now.split_first
+    rows, alive = census.orgs, census.alive_rows
+    type_, uid, member, own_rnd = orgs.type, orgs.uid, orgs.member, orgs.own_rnd
+    design, capital, grant, gov_money = orgs.design, orgs.capital, orgs.grant, orgs.gov_money
+    raw_fitness, effective_fitness, progress = fitness.raw, fitness.effective, fitness.progress
+    budget_profile, direction = plan.budget_profile, plan.direction
+    basis, need, split, fixed = plan.basis, plan.need, plan.split, plan.fixed
+    noise, bf = c.selection_noise, c.bottleneck_following
+    ints, amounts = books.ints, books.amounts
     S = len(split)
     m = len(rows)
     for i in range(n):
@@ -205,9 +166,9 @@ def _allocate_kernel(
         for s in range(S):
             grant[i, s] = 0.0
     if (tick - 1) % PLAN_PERIOD == 0:
-        _choose_direction_kernel(address, alive, raw_fitness, design, noise, direction)
+        _choose_direction_kernel(rng, alive, raw_fitness, design, noise, direction)
 
-    budget = budget_per_tick * budget_profile[min(tick, horizon) - 1]
+    budget = c.budget * budget_profile[min(tick, horizon) - 1]
     uid_gov = uid[gov]
     pos = put(ints, amounts, pos, tick, BUDGET, TREASURY, NO_ID, GOV, uid_gov, -1, budget)
     capital[gov] += budget
@@ -215,12 +176,11 @@ def _allocate_kernel(
     _stage_split_kernel(progress, basis, need, split, fixed, bf, first_split)
 
     # The government's noisy view of each organisation's design this tick.
-    rng = generator(address)
     seen = np.empty(m)
     for k in range(m):
         seen[k] = total(effective_fitness[rows[k]]) / S
     for k in range(m):
-        seen[k] += noise * rng.standard_normal()
+        seen[k] += noise * standard_normal(rng)
 
     # Groups as positions into rows: universities, core subject, other members, broad.
     pay = np.zeros(m)
@@ -236,7 +196,7 @@ def _allocate_kernel(
         else:
             broad[n_broad] = k
             n_broad += 1
-        if t == core:
+        if t == c.core_subject:
             core_group[n_core] = k
             n_core += 1
         elif member[rows[k]]:
@@ -244,11 +204,11 @@ def _allocate_kernel(
             n_member += 1
 
     # Block grants: a share of this tick's budget, equally to the universities.
-    block = block_grant_share * budget if n_uni > 0 else 0.0
+    block = c.block_grant_share * budget if n_uni > 0 else 0.0
     rest = available - block
-    targeted = targeted_share * rest
+    targeted = c.targeted_share * rest
     own_research = 0.0
-    if core == GOV:
+    if c.core_subject == GOV:
         own_research = targeted
     elif n_core > 0 or n_member > 0:
         # Half of the targeted money to the core subject, half to the other
@@ -268,6 +228,7 @@ def _allocate_kernel(
     if n_broad > 0:
         # Broad-based support: near-equal, only mildly merit-weighted.
         _add_weighted(pay, seen, broad, n_broad, rest - targeted, 4 * MERIT_TEMPERATURE)
+    matching_ratio = c.matching_ratio
     matching = matching_ratio > 0
     if matching:
         # Matching reimburses part of last tick's own R&D (own_rnd still holds it):

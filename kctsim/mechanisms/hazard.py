@@ -30,18 +30,11 @@ from math import comb
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, next_double, total
+from kctsim.kernels import JIT, total
 from kctsim.ledger import TYPE_CODE
+from kctsim.streams import fill_random
 
 GOVERNMENT = TYPE_CODE["government"]
-
-
-@njit(**JIT)
-def fill(address, out):
-    """Fill ``out`` (1-D) with the next ``len(out)`` ``random()`` draws of the PCG64
-    stream at ``address``, in order (numpy's ``rng.random(len(out))``)."""
-    for i in range(len(out)):
-        out[i] = next_double(address)
 
 
 @njit(**JIT)
@@ -78,12 +71,15 @@ def _share_reaching(fit, design, source, masks, gate):
 
 @njit(**JIT)
 def _stage_q(
-    q, hazard_rng_at, s, n, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gate, cap,
-    reach, comb_nl, miss, masks, draws, p_success, p_imitation, candidates, jump, directed,
-    absorption, direction, open_src, open_row, dom, dom_row, imitate, blockade, passive, public,
-    public_row,
+    q, rng, s, n, orgs, raw_fitness, fit, n_bits, gate, cap, reach, comb_nl, miss, masks, draws,
+    plan, c, direction, public, public_row,
 ):  # fmt: skip
     """q for every row with a chance of success on stage s (zeros elsewhere)."""
+    alive, otype, gov_money, design = orgs.alive, orgs.type, orgs.gov_money, orgs.design
+    p_success, p_imitation, candidates = plan.p_success, plan.p_imitation, plan.candidates
+    jump, directed, absorption = plan.jump, plan.directed, plan.absorb
+    open_src, open_row, dom, dom_row = plan.open_src, plan.open_row, plan.dom, plan.dom_row
+    imitate, blockade, passive = c.imitation_bias, c.blockade, c.passive_absorption
     N = n_bits
     copy_public = passive > 0 and public_row >= 0
     public_fit = fit[public]
@@ -94,7 +90,7 @@ def _stage_q(
         if not alive[i] or not own < cap:
             continue
         # Monte Carlo copy masks: each bit set with the row's absorptive capacity.
-        fill(hazard_rng_at, draws)
+        fill_random(rng, draws)
         for j in range(len(masks)):
             masks[j] = bit_mask(draws, j * N, N, absorption[i])
         # Local search only reaches the gate from next door: best of m distinct
@@ -149,13 +145,10 @@ def _stage_q(
 
 
 @njit(**JIT)
-def _hazard(
-    hazard_rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates, caps,
-    reach, jump_bits, miss, samples, p_success, p_imitation, candidates, jump, directed,
-    absorption, direction, open_src, open_row, dom, dom_row, imitate, blockade, passive,
-    public_design, public_row,
-):  # fmt: skip
+def _hazard(rng, n, S, orgs, raw_fitness, terrain, caps, reach, miss, c, plan, direction, knowledge):
     """h(t): the chance every stage is past its gate at the end of this tick."""
+    alive, fit, n_bits, gates = orgs.alive, terrain.table, terrain.n_bits, terrain.gates
+    jump_bits, samples = c.jump_bits, c.hazard_samples
     h = 1.0
     q = np.empty(n)
     log_miss = np.empty(n)
@@ -175,10 +168,9 @@ def _hazard(
         for j in range(L):
             comb_nl = comb_nl * (N - j) / (j + 1)
         _stage_q(
-            q, hazard_rng_at, s, n, alive, otype, gov_money, design, raw_fitness, fit[s], N,
-            gates[s], caps[s], reach[s], comb_nl, miss, masks, draws[: samples * N], p_success,
-            p_imitation, candidates, jump, directed, absorption, direction, open_src, open_row,
-            dom, dom_row, imitate, blockade, passive, public_design[s], public_row[s],
+            q, rng, s, n, orgs, raw_fitness, fit[s], N, gates[s], caps[s], reach[s], comb_nl,
+            miss, masks, draws[: samples * N], plan, c, direction, knowledge.public_design[s],
+            knowledge.public_row[s],
         )  # fmt: skip
         for i in range(n):
             log_miss[i] = np.log1p(-q[i])

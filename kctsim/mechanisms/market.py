@@ -13,12 +13,15 @@ rather than free-riders gain (MODEL.md section 6).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, total
+from kctsim.config import Levers, Parameters
+from kctsim.kernels import JIT, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
+from kctsim.streams import as_numpy, random
 
 USER = TYPE_CODE["user"]
 MARKET = TYPE_CODE["market"]
@@ -30,13 +33,38 @@ CONSORTIUM_CONTRIBUTION, BENEFIT_SHARE, USER_REVENUE = (
 )
 
 
+class Constants(NamedTuple):
+    """What the levers and parameters make of step 2."""
+
+    market_size: float  # premium paid out per tick
+    market_temperature: float
+    result_sharing: float  # share of members' premium pooled at the hub
+    usable_level: float  # the product is usable from this fitness of the last stage on
+    bass_p: float
+    bass_q: float
+    price: float  # paid by an adopter per tick
+
+
+def constants(levers: Levers, params: Parameters, final_gate: float) -> Constants:
+    """Step 2's constants from the levers, the parameters and the last stage's gate."""
+    return Constants(
+        market_size=float(params.market_size),
+        market_temperature=float(params.market_temperature),
+        result_sharing=float(levers.result_sharing),
+        usable_level=float(params.usable_fraction) * final_gate,
+        bass_p=float(params.bass_p),
+        bass_q=float(params.bass_q),
+        price=float(params.price),
+    )
+
+
 def setup(model) -> None:
     """Assign each user a supplier (by seller size) and a participation flag."""
     u = model.users
     n = u.n
-    u.view("participating")[:] = model.rng.random(n) < model.levers.user_participation
+    with as_numpy(model.streams.main) as rng:
+        u.view("participating")[:] = rng.random(n) < model.levers.user_participation
     reassign_suppliers(model, np.arange(n))
-    model.tick_adoptions = 0
 
 
 def reassign_suppliers(model, user_rows: np.ndarray) -> None:
@@ -45,7 +73,7 @@ def reassign_suppliers(model, user_rows: np.ndarray) -> None:
         return
     o, u = model.orgs, model.users
     _reassign_kernel(
-        model.rng_at,
+        model.streams.main,
         np.ascontiguousarray(user_rows, dtype=np.int64),
         o.alive,
         o.sells,
@@ -77,7 +105,7 @@ def _count_feedback_kernel(supplier, participating, n_users, n_feedback, n):
 
 @njit(**JIT)
 def _reassign_kernel(
-    address, users, alive, sells, capital0, n, government_row, supplier, adopted,
+    rng, users, alive, sells, capital0, n, government_row, supplier, adopted,
     participating, n_users, n_feedback,
 ):  # fmt: skip
     """reassign_suppliers on ``users`` (non-empty), then count_feedback."""
@@ -108,9 +136,8 @@ def _reassign_kernel(
         last = cdf[k - 1]
         for j in range(k):
             cdf[j] /= last
-        rng = generator(address)
         for i in users:
-            u = rng.random()
+            u = random(rng)
             lo, hi = 0, k  # the first j with u < cdf[j]
             while lo < hi:
                 mid = (lo + hi) >> 1
@@ -185,7 +212,7 @@ def _usable(effective_fitness, usable_at):
 
 
 @njit(**JIT)
-def _adopt(address, effective_fitness, usable_at, bass_p, bass_q, n_users, adopted):
+def _adopt(rng, effective_fitness, usable_at, bass_p, bass_q, n_users, adopted):
     """Bass adoption once the product is usable; return the number of new adopters."""
     if n_users == 0 or not _usable(effective_fitness, usable_at):
         return 0
@@ -193,49 +220,27 @@ def _adopt(address, effective_fitness, usable_at, bass_p, bass_q, n_users, adopt
     for i in range(n_users):
         before += adopted[i]
     rate = bass_p + bass_q * (before / n_users)
-    rng = generator(address)
     new = 0
     for i in range(n_users):  # every user draws, adopted or not (numpy's one array draw)
-        if rng.random() < rate and not adopted[i]:
+        if random(rng) < rate and not adopted[i]:
             adopted[i] = True
             new += 1
     return new
 
 
 @njit(**JIT)
-def _trade_kernel(
-    address,
-    tick,
-    rows,
-    sellers,
-    n,
-    alive,
-    type_,
-    uid,
-    capital,
-    base_revenue,
-    operating_cost,
-    access,
-    member,
-    hub,
-    own_rnd,
-    effective_fitness,
-    market_size,
-    market_temperature,
-    result_sharing,
-    usable_at,
-    bass_p,
-    bass_q,
-    price,
-    n_users,
-    supplier,
-    adopted,
-    user_uid,
-    ints,
-    amounts,
-    pos,
-):
-    """trade: base revenue and costs, logit premium, benefit sharing, adoption, payments."""
+def _trade_kernel(rng, c, now, orgs, census, fitness, users, books, pos):
+    """trade: base revenue and costs, logit premium, benefit sharing, adoption, payments;
+    returns (ledger length, new adopters)."""
+    tick, n, n_users = now.tick, now.n, now.n_users
+    rows, sellers = census.alive_rows, census.sellers
+    alive, type_, uid, capital = orgs.alive, orgs.type, orgs.uid, orgs.capital
+    base_revenue, operating_cost, access = orgs.base_revenue, orgs.operating_cost, orgs.premium
+    member, hub, own_rnd = orgs.member, orgs.hub, orgs.own_rnd
+    effective_fitness = fitness.effective
+    supplier, adopted, user_uid = users.supplier, users.adopted, users.uid
+    ints, amounts = books.ints, books.amounts
+    market_temperature, price = c.market_temperature, c.price
     for r in rows:
         capital[r] += base_revenue[r] - operating_cost[r]
     for r in rows:
@@ -260,7 +265,7 @@ def _trade_kernel(
         norm = total(w)
         premium = np.empty(m)
         for j in range(m):
-            premium[j] = market_size * w[j] / norm
+            premium[j] = c.market_size * w[j] / norm
             capital[sellers[j]] += premium[j]
         for j in range(m):
             r = sellers[j]
@@ -268,10 +273,10 @@ def _trade_kernel(
                       -1, premium[j])  # fmt: skip
         pos = _share_benefits(
             tick, sellers, premium, n, alive, type_, uid, capital, member, hub, own_rnd,
-            result_sharing, ints, amounts, pos,
+            c.result_sharing, ints, amounts, pos,
         )  # fmt: skip
 
-    adoptions = _adopt(address, effective_fitness, usable_at, bass_p, bass_q, n_users, adopted)
+    adoptions = _adopt(rng, effective_fitness, c.usable_level, c.bass_p, c.bass_q, n_users, adopted)
     for i in range(n_users):
         if adopted[i]:
             capital[supplier[i]] += price

@@ -15,14 +15,38 @@ The edge arrays ``model.edge_a``, ``model.edge_b`` (endpoint rows, a < b) and
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import networkx as nx
 import numpy as np
 from numba import njit
 
 from kctsim.config import AGENT_TYPES
-from kctsim.kernels import JIT, generator, total
+from kctsim.kernels import JIT, total
+from kctsim.streams import as_numpy, integers, random
 
 GOV = AGENT_TYPES.index("government")
+
+
+class Constants(NamedTuple):
+    """What the levers and parameters make of step 5's links."""
+
+    trust_gain: float  # trust gained when both partners succeed
+    trust_kept: float  # share of trust kept otherwise (decay slowed by social trust)
+    link_drop: float  # links below this trust are dropped
+    link_rate: float  # chance an organisation seeks a new partner (trust or a platform)
+    social_trust: float  # trust of a new link
+
+
+def constants(levers, params) -> Constants:
+    """Step 5's link constants from the levers and parameters."""
+    return Constants(
+        trust_gain=float(params.trust_gain),
+        trust_kept=float(1 - params.trust_decay * (1 - levers.social_trust)),
+        link_drop=float(params.link_drop),
+        link_rate=float(params.link_rate * min(1.0, levers.social_trust + levers.platform)),
+        social_trust=float(levers.social_trust),
+    )
 
 
 def _linkable(model) -> np.ndarray:
@@ -31,11 +55,12 @@ def _linkable(model) -> np.ndarray:
 
 def setup(model) -> None:
     """Random links at the given mean degree, plus hub-member links of the consortium."""
-    rng = model.rng
     nodes = _linkable(model)
     n_links = int(round(model.params.initial_degree * len(nodes) / 2))
-    a = rng.choice(nodes, n_links) if len(nodes) > 1 else np.empty(0, dtype=np.int64)
-    b = rng.choice(nodes, n_links) if len(nodes) > 1 else np.empty(0, dtype=np.int64)
+    a = b = np.empty(0, dtype=np.int64)
+    if len(nodes) > 1:
+        with as_numpy(model.streams.main) as rng:
+            a, b = rng.choice(nodes, n_links), rng.choice(nodes, n_links)
     cap = max(64, 2 * (n_links + model.orgs.n))
     model.edge_a = np.zeros(cap, dtype=np.int64)
     model.edge_b = np.zeros(cap, dtype=np.int64)
@@ -68,7 +93,7 @@ def link_to_hubs(model, rows: np.ndarray) -> None:
     o = model.orgs
     reserve(model, len(rows))  # at most one link per row
     model.n_edges = _link_hubs_kernel(
-        model.rng_at,
+        model.streams.main,
         rows,
         o.alive,
         o.hub,
@@ -83,7 +108,7 @@ def link_to_hubs(model, rows: np.ndarray) -> None:
 
 
 @njit(**JIT)
-def _link_hubs_kernel(address, rows, alive, hub, member, n, ea, eb, et, m, trust):
+def _link_hubs_kernel(rng, rows, alive, hub, member, n, ea, eb, et, m, trust):
     """Members among ``rows`` that are not hubs link to a random alive hub; return the links."""
     n_hubs = 0
     for r in range(n):
@@ -105,10 +130,9 @@ def _link_hubs_kernel(address, rows, alive, hub, member, n, ea, eb, et, m, trust
         if member[r] and not hub[r]:
             members[j] = r
             j += 1
-    rng = generator(address)
     partners = np.empty(k, dtype=np.int64)
     for j in range(k):  # = rng.choice(hubs, k)
-        partners[j] = hubs[rng.integers(0, n_hubs)]
+        partners[j] = hubs[integers(rng, 0, n_hubs)]
     return _add_links_kernel(ea, eb, et, m, partners, members, trust)
 
 
@@ -174,7 +198,7 @@ def _slot(key_lo, key_hi, lo, hi, insert):
 
 
 @njit(**JIT)
-def _evolve_kernel(address, ea, eb, et, m, succeeded, gain, decay, link_drop, nodes, rate, social):
+def _evolve_kernel(rng, ea, eb, et, m, succeeded, gain, decay, link_drop, nodes, rate, social):
     """Update trust, drop weak links (keeping order), then add the seekers' new links."""
     kept = 0
     for e in range(m):
@@ -186,18 +210,17 @@ def _evolve_kernel(address, ea, eb, et, m, succeeded, gain, decay, link_drop, no
     n = len(nodes)
     if n <= 1:
         return kept
-    rng = generator(address)
     # numpy's draws: rng.random(n) picks the seekers, then rng.integers(0, n, k)
     # their partners (= rng.choice(nodes, k)).
     seekers = np.empty(n, dtype=np.int64)
     k = 0
     for j in range(n):
-        if rng.random() < rate:
+        if random(rng) < rate:
             seekers[k] = nodes[j]
             k += 1
     partners = np.empty(k, dtype=np.int64)
     for j in range(k):
-        partners[j] = nodes[rng.integers(0, n)]
+        partners[j] = nodes[integers(rng, 0, n)]
     return _add_links_kernel(ea, eb, et, kept, seekers[:k], partners, social)
 
 

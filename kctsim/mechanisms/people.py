@@ -11,17 +11,31 @@ people_orientation, taking the design along (MODEL.md sections 4 and 5).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from kctsim.kernels import JIT, generator, put, total
+from kctsim.kernels import JIT, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms.network import _link_hubs_kernel
 from kctsim.mechanisms.network import reserve as _reserve_links
 from kctsim.mechanisms.spillover import _join_kernel, hub_code
+from kctsim.streams import as_numpy, integers, random
 
 _SEED_CAPITAL = KIND_CODE["seed_capital"]
 _MARKET = TYPE_CODE["market"]
+
+
+class Constants(NamedTuple):
+    """What the levers and parameters make of scientists' moves."""
+
+    mobility: float  # chance a scientist looks for a new employer this tick
+
+
+def constants(levers, params) -> Constants:
+    """The moves' constants: mobility raised by people-orientation."""
+    return Constants(float(params.scientist_mobility * levers.people_orientation))
 
 
 def employable_rows(model) -> np.ndarray:
@@ -51,47 +65,41 @@ def _promise(eff, row):
 
 @njit(**JIT)
 def _move_kernel(
-    rng_at, employer, n_sci, hosts, p_look, eff, look, sc_expertise, expertise, n_orgs, refresh
+    rng, employer, n_sci, hosts, p_look, eff, look, sc_expertise, expertise, n_orgs, refresh
 ):
     """Scientists look with p_look at a random host and move to a more promising one."""
-    rng = generator(rng_at)
     n_hosts = len(hosts)
     if n_sci and n_hosts:
         # The numpy rule drew all the looks, then all the targets.
         for i in range(n_sci):
-            look[i] = rng.random() < p_look
+            look[i] = random(rng) < p_look
         for i in range(n_sci):
-            target = hosts[rng.integers(0, n_hosts)]
+            target = hosts[integers(rng, 0, n_hosts)]
             if look[i] and _promise(eff, target) > _promise(eff, employer[i]):
                 employer[i] = target
     if refresh:
         _expertise_kernel(employer, sc_expertise, n_sci, expertise, n_orgs)
 
 
-def look_buffer(model) -> np.ndarray:
-    """Scratch space of the move kernel: one flag per scientist."""
-    look = model.__dict__.get("_look")
-    if look is None or len(look) < model.scientists.n:
-        look = model._look = np.empty(model.scientists.n, dtype=bool)
-    return look
-
-
 def found_startups(model) -> None:
     """After the moves (compiled in :mod:`kctsim.compiled_tick`): each organisation that
     made a discovery this tick spins off a start-up with the startup rate, founded by
     one of its scientists and starting from its design."""
-    sc, o, lev, p, rng = model.scientists, model.orgs, model.levers, model.params, model.rng
+    sc, o, lev, p = model.scientists, model.orgs, model.levers, model.params
     model.tick_startups = 0
     founding = bool(model.discoveries) and sc.n > 0
     if not founding:
         return
     discoveries = np.unique(np.asarray(model.discoveries, dtype=np.int64))
-    found = discoveries[rng.random(len(discoveries)) < p.startup_rate * lev.people_orientation]
+    with as_numpy(model.streams.main) as rng:
+        draws = rng.random(len(discoveries))
+    found = discoveries[draws < p.startup_rate * lev.people_orientation]
     for row in found:
         staff = np.flatnonzero(sc.view("employer") == row)
         if len(staff) == 0:
             continue
-        founder = staff[rng.integers(len(staff))]
+        with as_numpy(model.streams.main) as rng:
+            founder = staff[rng.integers(len(staff))]
         new = model.add_organisations("sme", 1, designs=o.design[row][None, :].copy())
         seed_capital(model, new)
         sc.employer[founder] = new[0]
@@ -101,7 +109,7 @@ def found_startups(model) -> None:
 
 @njit(**JIT)
 def _seed_kernel(
-    address, ints, amounts, pos, tick, rows, types_, uids, capital, hub_type, hub, member,
+    rng, ints, amounts, pos, tick, rows, types_, uids, capital, hub_type, hub, member,
     alive, n, ea, eb, et, m, trust,
 ):  # fmt: skip
     """seed_capital in one call: the investors' ledger rows, one per new firm, then
@@ -110,8 +118,8 @@ def _seed_kernel(
         pos = put(ints, amounts, pos, tick, _SEED_CAPITAL, _MARKET, NO_ID, types_[r], uids[r],
                   -1, capital[r])  # fmt: skip
     if hub_type >= 0:
-        _join_kernel(address, rows, hub_type, types_, hub, member)
-    return pos, _link_hubs_kernel(address, rows, alive, hub, member, n, ea, eb, et, m, trust)
+        _join_kernel(rng, rows, hub_type, types_, hub, member)
+    return pos, _link_hubs_kernel(rng, rows, alive, hub, member, n, ea, eb, et, m, trust)
 
 
 def seed_capital(model, rows: np.ndarray) -> None:
@@ -120,7 +128,7 @@ def seed_capital(model, rows: np.ndarray) -> None:
     ledger.reserve(len(rows))
     _reserve_links(model, len(rows))  # at most one hub link per row
     ledger.n, model.n_edges = _seed_kernel(
-        model.rng_at,
+        model.streams.main,
         ledger.ints,
         ledger.amounts,
         ledger.n,

@@ -24,14 +24,18 @@ exactly the rules the draws then follow.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from kctsim.config import Levers, Parameters
 from kctsim.kernels import JIT, put, total
 from kctsim.landscape import NKLandscape
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import hazard
-from kctsim.mechanisms.hazard import bit_mask, fill
+from kctsim.mechanisms.hazard import bit_mask
+from kctsim.streams import fill_random
 
 FOREIGN = -2  # source row of the foreign frontier design
 RND = TYPE_CODE["rnd"]
@@ -39,83 +43,87 @@ GOVERNMENT = TYPE_CODE["government"]
 RND_SPEND = KIND_CODE["rnd_spend"]
 
 
-# The kernel's constants, in this order in ``_Tables.params``.
-(
-    EXPERTISE_CAPABILITY,
-    COST,
-    IMITATION_COST,
-    MAX_CANDIDATES,
-    SEARCH_CANDIDATES,
-    FEEDBACK_CANDIDATES,
-    RISK_TOLERANCE,
-    DIRECTION_SETTING,
-    EXPERTISE_ABSORPTION,
-    IMITATION_BIAS,
-    PASSIVE_ABSORPTION,
-    BLOCKADE,
-    JUMP_BITS,
-    HAZARD_SAMPLES,
-) = range(14)
+class Constants(NamedTuple):
+    """What the levers, parameters and technology make of step 3b."""
+
+    expertise_capability: float  # how much scientists' expertise raises R&D efficiency
+    cost: float  # effort for a 1 - 1/e chance of originating a move
+    imitation_cost: float  # imitating costs this share of originating
+    max_candidates: float
+    search_candidates: float  # one-bit neighbours tried by local search
+    feedback_candidates: float  # more per participating user
+    risk_tolerance: float
+    direction_setting: float
+    expertise_absorption: float
+    imitation_bias: float  # chance of imitating when something better is in sight
+    passive_absorption: float
+    blockade: float  # chance the foreign design is refused
+    jump_bits: int
+    hazard_samples: int  # Monte Carlo copy masks per row and stage for the hazard
 
 
-class _Tables:
-    """Per-model inputs of the kernel that change rarely: its constants (levers and
-    parameters), the jump-reach counts of the hazard (recounted after turbulence),
-    the miss table and the discoveries buffer."""
+def constants(levers: Levers, params: Parameters, tech) -> Constants:
+    """Step 3b's constants from the levers, the parameters and the technology."""
+    return Constants(
+        expertise_capability=float(params.expertise_capability),
+        cost=float(params.cost_scale * tech.cost_multiplier),
+        imitation_cost=float(params.imitation_cost),
+        max_candidates=float(params.max_candidates),
+        search_candidates=float(params.search_candidates),
+        feedback_candidates=float(params.feedback_candidates),
+        risk_tolerance=float(levers.risk_tolerance),
+        direction_setting=float(levers.direction_setting),
+        expertise_absorption=float(params.expertise_absorption),
+        imitation_bias=float(levers.imitation_bias),
+        passive_absorption=float(params.passive_absorption),
+        # The blockade only bites where there is a foreign design to refuse.
+        blockade=float(tech.blockade if (tech.frontier >= 0).any() else 0.0),
+        jump_bits=int(params.jump_bits),
+        hazard_samples=int(params.hazard_samples),
+    )
 
-    def __init__(self, model) -> None:
-        tech, lev, v = model.tech, model.levers, model.params.values
-        lands = tech.landscapes
-        self.levers, self.parameters = lev, model.params  # what the constants come from
-        self.params = np.array(
-            [
-                v["expertise_capability"],
-                v["cost_scale"] * tech.cost_multiplier,
-                v["imitation_cost"],
-                v["max_candidates"],
-                v["search_candidates"],
-                v["feedback_candidates"],
-                lev.risk_tolerance,
-                lev.direction_setting,
-                v["expertise_absorption"],
-                lev.imitation_bias,
-                v["passive_absorption"],
-                # The blockade only bites where there is a foreign design to refuse.
-                tech.blockade if (tech.frontier >= 0).any() else 0.0,
-                v["jump_bits"],
-                v["hazard_samples"],
-            ],
-            dtype=float,
-        )
-        self.jump_bits = int(v["jump_bits"])
-        self.n_bits = tech.n_bits
-        self.reach = np.zeros((len(lands), 1 << int(self.n_bits.max())), dtype=np.int64)
-        self.reach_revision = -1  # NKLandscape.revisions when the counts were made
+
+class ResearchPlan(NamedTuple):
+    """Every probability of the tick's draws, fixed before any draw (rows x stages)."""
+
+    p_success: np.ndarray  # chance an attempt to originate succeeds
+    p_imitation: np.ndarray  # chance an attempt to imitate succeeds
+    candidates: np.ndarray  # local search tries this many neighbours (per row)
+    jump: np.ndarray  # chance a success is a long jump (per row)
+    directed: np.ndarray  # chance local search is held to the direction (per row)
+    absorb: np.ndarray  # chance each differing bit is copied (per row)
+    open_src: np.ndarray  # the design to imitate: foreign where better, else domestic
+    open_row: np.ndarray  # its source row (FOREIGN, -1: none)
+    dom: np.ndarray  # the best domestic design in sight (when the foreign is refused)
+    dom_row: np.ndarray
+
+
+class Reach:
+    """The hazard's jump-reach counts per stage and design (recounted after turbulence),
+    and the miss table of local search."""
+
+    def __init__(self, tech, jump_bits: int) -> None:
+        self.jump_bits = jump_bits
+        self.counts = np.zeros((len(tech.landscapes), 1 << int(tech.n_bits.max())), np.int64)
+        self.revision = -1  # NKLandscape.revisions when the counts were made
         self.miss = hazard._miss_table()
-        self.discoveries = np.empty(0, dtype=np.int64)
 
-    def refresh_reach(self, tech) -> None:
+    def refresh(self, tech) -> np.ndarray:
         """For every stage and design, how many ``jump_bits``-bit jumps reach the gate."""
-        if self.reach_revision != NKLandscape.revisions:
+        if self.revision != NKLandscape.revisions:
             for s, land in enumerate(tech.landscapes):
                 L = min(self.jump_bits, land.n_bits)
-                self.reach[s, : land.size] = land.count_reaching(tech.gates[s], L)
-            self.reach_revision = NKLandscape.revisions
-
-
-def tables(model) -> _Tables:
-    tables = model.__dict__.get("_rnd_tables")
-    if tables is None or tables.levers is not model.levers or tables.parameters is not model.params:
-        tables = model._rnd_tables = _Tables(model)
-    return tables
+                self.counts[s, : land.size] = land.count_reaching(tech.gates[s], L)
+            self.revision = NKLandscape.revisions
+        return self.counts
 
 
 @njit(**JIT)
-def _spend(
-    n, S, tick, alive, otype, uid, capital, grant, r, stage_pref, own_rnd, spending, ints,
-    amounts, pos,
-):  # fmt: skip
+def _spend(n, S, tick, orgs, spending, books, pos):
     """Pay for this tick's R&D into ``spending`` (n, S); return the ledger length and own R&D."""
+    alive, otype, uid, capital, grant = orgs.alive, orgs.type, orgs.uid, orgs.capital, orgs.grant
+    r, stage_pref, own_rnd = orgs.r, orgs.stage_pref, orgs.own_rnd
+    ints, amounts = books.ints, books.amounts
     for i in range(n):
         own = 0.0
         if alive[i] and otype[i] != GOVERNMENT:
@@ -141,18 +149,21 @@ def _spend(
 
 
 @njit(**JIT)
-def _plan(
-    n, S, alive, spending, efficiency, expertise, n_feedback, exploration, absorption,
-    gov_money, visible, visible_row, fit, frontier, params, p_success, p_imitation, candidates,
-    jump, directed, absorb, open_src, open_row,
-):  # fmt: skip
+def _plan(n, S, orgs, spending, terrain, c, visible, visible_row):
     """Every probability of the tick's draws, and each row's source to imitate per stage."""
-    cost, imitation_cost = params[COST], params[IMITATION_COST]
-    expertise_capability = params[EXPERTISE_CAPABILITY]
-    expertise_absorption = params[EXPERTISE_ABSORPTION]
-    risk_tolerance, direction_setting = params[RISK_TOLERANCE], params[DIRECTION_SETTING]
-    max_candidates, search_candidates = params[MAX_CANDIDATES], params[SEARCH_CANDIDATES]
-    feedback_candidates = params[FEEDBACK_CANDIDATES]
+    alive, efficiency, expertise = orgs.alive, orgs.efficiency, orgs.expertise
+    n_feedback, exploration, absorption = orgs.n_feedback, orgs.exploration, orgs.absorption
+    gov_money, fit, frontier = orgs.gov_money, terrain.table, terrain.frontier
+    cost, imitation_cost = c.cost, c.imitation_cost
+    expertise_capability, expertise_absorption = c.expertise_capability, c.expertise_absorption
+    risk_tolerance, direction_setting = c.risk_tolerance, c.direction_setting
+    max_candidates, search_candidates = c.max_candidates, c.search_candidates
+    feedback_candidates = c.feedback_candidates
+    p_success, p_imitation = np.empty((n, S)), np.empty((n, S))
+    candidates = np.empty(n, dtype=np.int64)
+    jump, directed, absorb = np.empty(n), np.empty(n), np.empty(n)
+    open_src = np.empty((n, S), dtype=np.int64)
+    open_row = np.empty((n, S), dtype=np.int64)
     for i in range(n):
         capability = efficiency[i] * (1 + expertise_capability * expertise[i])
         for s in range(S):
@@ -172,6 +183,10 @@ def _plan(
                 dom_fit = fit[s, visible[i, s]] if visible_row[i, s] >= 0 else -np.inf
                 if fit[s, frontier[s]] > dom_fit:
                     open_src[i, s], open_row[i, s] = frontier[s], FOREIGN
+    return ResearchPlan(
+        p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, visible,
+        visible_row,
+    )
 
 
 @njit(**JIT)
@@ -195,12 +210,20 @@ def _smallest_keys(keys, n_bits, count, allowed, picks):
 
 @njit(**JIT)
 def _execute(
-    rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
-    p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, dom,
-    dom_row, imitate, passive, blockade, jump_bits, public_design, public_row, succeeded,
-    spill_gain, own_gain, spill_matrix, changed, discoveries, tick_spill, tick_innovation,
+    rng, n, S, orgs, raw_fitness, terrain, caps, direction, plan, c, knowledge, tick_spill,
+    tick_innovation,
 ):  # fmt: skip
     """Draw successes and moves from the plan; keep improvements; book gains."""
+    alive, otype, gov_money, design = orgs.alive, orgs.type, orgs.gov_money, orgs.design
+    succeeded, spill_gain, own_gain = orgs.succeeded, orgs.spill_gain, orgs.own_gain
+    fit, n_bits = terrain.table, terrain.n_bits
+    p_success, p_imitation, candidates = plan.p_success, plan.p_imitation, plan.candidates
+    jump, directed, absorb = plan.jump, plan.directed, plan.absorb
+    open_src, open_row, dom, dom_row = plan.open_src, plan.open_row, plan.dom, plan.dom_row
+    imitate, passive, blockade = c.imitation_bias, c.passive_absorption, c.blockade
+    jump_bits = c.jump_bits
+    public_design, public_row = knowledge.public_design, knowledge.public_row
+    spill_matrix, changed, discoveries = knowledge.spill_matrix, knowledge.changed, knowledge.discoveries
     foreign = spill_matrix.shape[0] - 1  # the spill matrix's row of the foreign source
     first = np.empty(3 * n)  # per stage: mode, success, passive absorption (n each)
     moves = np.empty(3 * n * 17)  # per stage: 3 per success, then 3 x N bits per success
@@ -220,7 +243,7 @@ def _execute(
         # First the mode -- imitate (only when something better is in sight) or
         # originate -- then whether the attempt succeeds, then passive absorption:
         # n draws each, in that order.
-        fill(rng_at, first)
+        fill_random(rng, first)
         mode, success, passive_draw = first[:n], first[n : 2 * n], first[2 * n :]
         k = 0
         for i in range(n):
@@ -248,7 +271,7 @@ def _execute(
                     and own < f[public]
                 ):
                     continue
-                fill(rng_at, moves[:N])
+                fill_random(rng, moves[:N])
                 d = design[i, s]
                 new = d ^ ((d ^ public) & bit_mask(moves, 0, N, absorb[i]))
                 gain = min(f[new], cap) - min(own, cap)
@@ -268,7 +291,7 @@ def _execute(
 
         # k draws each: refused by the blockade, long jump, held to the direction;
         # then k x N each: copy mask, local-search order, jump order.
-        fill(rng_at, moves[: 3 * k * (1 + N)])
+        fill_random(rng, moves[: 3 * k * (1 + N)])
         refused, jumps, held = moves[:k], moves[k : 2 * k], moves[2 * k : 3 * k]
         copy_bits = 3 * k
         search_keys = copy_bits + k * N
@@ -337,38 +360,20 @@ def _execute(
 
 @njit(**JIT)
 def _research_kernel(
-    rng_at, hazard_rng_at, do_hazard, n, S, tick, alive, otype, uid, capital, grant,
-    r, stage_pref, own_rnd, efficiency, expertise, n_feedback, exploration, absorption,
-    gov_money, design, succeeded, spill_gain, own_gain, raw_fitness, stage_progress, visible,
-    visible_row, public_design, public_row, direction, fit, n_bits, frontier, gates, reach,
-    miss, params, spill_matrix, changed, discoveries, ints, amounts, pos, tick_spill,
-    tick_innovation,
+    rng, hazard_rng, c, now, orgs, fitness, terrain, direction, knowledge, reach, miss, books,
+    pos, tick_spill, tick_innovation,
 ):  # fmt: skip
-    """Spend, plan, compute the hazard, then draw and move (one tick of step 3b)."""
-    if raw_fitness.shape[0] != n or len(changed) < n:
-        raise ValueError("fitness and change flags must cover every organisation row")
+    """Spend, plan, compute the hazard, then draw and move (one tick of step 3b);
+    returns (ledger length, private R&D, hazard, spilled and own gains this tick,
+    imitation and innovation moves, discoveries)."""
+    n, S, tick = now.n, len(terrain.gates), now.tick
+    raw_fitness, stage_progress, gates = fitness.raw[:n], fitness.progress, terrain.gates
+    if len(knowledge.changed) < n:
+        raise ValueError("change flags must cover every organisation row")
     spending = np.empty((n, S))
-    pos, private = _spend(
-        n, S, tick, alive, otype, uid, capital, grant, r, stage_pref, own_rnd, spending, ints,
-        amounts, pos,
-    )  # fmt: skip
-
-    p_success, p_imitation = np.empty((n, S)), np.empty((n, S))
-    candidates = np.empty(n, dtype=np.int64)
-    jump, directed, absorb = np.empty(n), np.empty(n), np.empty(n)
-    open_src = np.empty((n, S), dtype=np.int64)
-    open_row = np.empty((n, S), dtype=np.int64)
-    _plan(
-        n, S, alive, spending, efficiency, expertise, n_feedback, exploration, absorption,
-        gov_money, visible, visible_row, fit, frontier, params, p_success, p_imitation,
-        candidates, jump, directed, absorb, open_src, open_row,
-    )  # fmt: skip
-    imitate, passive, blockade = (
-        params[IMITATION_BIAS],
-        params[PASSIVE_ABSORPTION],
-        params[BLOCKADE],
-    )
-    jump_bits, samples = int(params[JUMP_BITS]), int(params[HAZARD_SAMPLES])
+    pos, private = _spend(n, S, tick, orgs, spending, books, pos)
+    visible, visible_row = knowledge.visible[:n], knowledge.visible_row[:n]
+    plan = _plan(n, S, orgs, spending, terrain, c, visible, visible_row)
     # A stage's work counts up to the progress of the stage before it.
     caps = np.empty(S)
     caps[0] = np.inf
@@ -376,18 +381,13 @@ def _research_kernel(
         caps[s] = stage_progress[s - 1] * gates[s]
 
     h = 0.0
-    if do_hazard:
+    if now.do_hazard:
         h = hazard._hazard(
-            hazard_rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, gates,
-            caps, reach, jump_bits, miss, samples, p_success, p_imitation, candidates, jump,
-            directed, absorb, direction, open_src, open_row, visible, visible_row, imitate,
-            blockade, passive, public_design, public_row,
+            hazard_rng, n, S, orgs, raw_fitness, terrain, caps, reach, miss, c, plan, direction,
+            knowledge,
         )  # fmt: skip
     tick_spill, tick_innovation, n_imitation, n_innovation, n_discoveries = _execute(
-        rng_at, n, S, alive, otype, gov_money, design, raw_fitness, fit, n_bits, caps, direction,
-        p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, visible,
-        visible_row, imitate, passive, blockade, jump_bits, public_design, public_row,
-        succeeded, spill_gain, own_gain, spill_matrix, changed, discoveries, tick_spill,
+        rng, n, S, orgs, raw_fitness, terrain, caps, direction, plan, c, knowledge, tick_spill,
         tick_innovation,
     )  # fmt: skip
     return (pos, private, h, tick_spill, tick_innovation, n_imitation, n_innovation, n_discoveries)

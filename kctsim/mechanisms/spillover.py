@@ -13,11 +13,14 @@ row, for the imitation step of the next tick.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
-from kctsim.config import AGENT_TYPES, Levers
-from kctsim.kernels import JIT, generator
+from kctsim.config import AGENT_TYPES, Levers, Parameters
+from kctsim.kernels import JIT
+from kctsim.streams import random
 
 POOL_SIZE = 64  # public designs remembered per stage (most recent)
 CONSORTIUM_SHARE = 0.5  # chance an SME joins the hub's consortium
@@ -48,7 +51,7 @@ def join_consortium(model, rows: np.ndarray) -> None:
     if hub_type < 0 or len(rows) == 0:
         return
     o = model.orgs
-    _join_kernel(model.rng_at, rows, hub_type, o.type, o.hub, o.member)
+    _join_kernel(model.streams.main, rows, hub_type, o.type, o.hub, o.member)
 
 
 def hub_code(levers: Levers) -> int:
@@ -58,12 +61,11 @@ def hub_code(levers: Levers) -> int:
 
 
 @njit(**JIT)
-def _join_kernel(address, rows, hub_type, types, hub, member):
+def _join_kernel(rng, rows, hub_type, types, hub, member):
     """Set hub and member of ``rows``: hubs and universities join, SMEs by a draw."""
-    rng = generator(address)
     for r in rows:
         t = types[r]
-        draw = rng.random()  # every row draws, whatever its type (numpy's one array draw)
+        draw = random(rng)  # every row draws, whatever its type (numpy's one array draw)
         hub[r] = t == hub_type
         member[r] = hub[r] or t == _UNIVERSITY or (t == _SME and draw < CONSORTIUM_SHARE)
 
@@ -107,6 +109,23 @@ def _grow_visible(model, cap: int) -> None:
     model.visible_design, model.visible_row = design, row
 
 
+class Constants(NamedTuple):
+    """What the levers and parameters make of step 4."""
+
+    leak: float  # chance a changed design leaks into the public pool
+    share: float  # chance one direction of a link of trust 1 passes designs on
+    result_sharing: float  # chance a member's design enters the consortium pool
+
+
+def constants(levers: Levers, params: Parameters) -> Constants:
+    """Step 4's constants from the levers and parameters."""
+    return Constants(
+        leak=float(params.spillover) * (1.0 - levers.ip_protection),
+        share=float(link_share(levers)),
+        result_sharing=float(levers.result_sharing),
+    )
+
+
 def link_share(lev) -> float:
     """Chance that one direction of a link of trust 1 passes designs on."""
     # In open self-organised teams partners also share results (result_sharing).
@@ -116,24 +135,21 @@ def link_share(lev) -> float:
 
 
 @njit(**JIT)
-def _spread_kernel(
-    address, n, changed, alive, publishes, member, design, leak, fitness, ea, eb, et, m, share,
-    result_sharing, pool_design, pool_row, pool_next, visible, visible_row, public_design,
-    public_row,
-):  # fmt: skip
+def _spread_kernel(rng, c, n, n_edges, orgs, terrain, links, knowledge):
     """Leak and publish the changed rows' designs, then update visibility; return the leaks."""
-    rng = generator(address)
+    changed, alive, publishes, design = knowledge.changed, orgs.alive, orgs.publishes, orgs.design
     out = np.empty(n, dtype=np.int64)
     k = 0
     for i in range(n):
         # One draw per changed row, publishers included (they publish anyway).
-        if changed[i] and alive[i] and (rng.random() < leak or publishes[i]):
+        if changed[i] and alive[i] and (random(rng) < c.leak or publishes[i]):
             out[k] = i
             k += 1
-    _publish_kernel(out, k, design, pool_design, pool_row, pool_next)
+    _publish_kernel(out, k, design, knowledge.pool_design, knowledge.pool_row, knowledge.pool_next)
     _visibility_kernel(
-        address, n, alive, member, design, fitness, ea, eb, et, m, share, result_sharing,
-        pool_design, pool_row, visible, visible_row, public_design, public_row,
+        rng, n, alive, orgs.member, design, terrain.table, links.a, links.b, links.trust,
+        n_edges, c.share, c.result_sharing, knowledge.pool_design, knowledge.pool_row,
+        knowledge.visible, knowledge.visible_row, knowledge.public_design, knowledge.public_row,
     )  # fmt: skip
     return k
 
@@ -143,7 +159,7 @@ def update_visibility(model) -> None:
     o, lev = model.orgs, model.levers
     visible, visible_row = visible_buffers(model)
     _visibility_kernel(
-        model.rng_at,
+        model.streams.main,
         o.n,
         o.alive,
         o.member,
@@ -166,21 +182,20 @@ def update_visibility(model) -> None:
 
 @njit(**JIT)
 def _visibility_kernel(
-    address, n, alive, member, design, fitness, ea, eb, et, m, share, result_sharing,
+    rng, n, alive, member, design, fitness, ea, eb, et, m, share, result_sharing,
     pool_design, pool_row, visible, visible_row, public_design, public_row,
 ):  # fmt: skip
     """Best visible design per row and stage: public pool, then consortium, then links."""
-    rng = generator(address)
     # numpy's draws: both directions of every link (a's side first), then one
     # consortium draw for every row, member or not.
     open_ = np.empty(2 * m, dtype=np.bool_)
     for e in range(m):
-        open_[e] = rng.random() < share * et[e]
+        open_[e] = random(rng) < share * et[e]
     for e in range(m):
-        open_[m + e] = rng.random() < share * et[e]
+        open_[m + e] = random(rng) < share * et[e]
     shared = np.empty(n, dtype=np.bool_)
     for i in range(n):
-        shared[i] = rng.random() < result_sharing and alive[i] and member[i]
+        shared[i] = random(rng) < result_sharing and alive[i] and member[i]
     best = np.empty(n)
     link_fit = np.empty(n)
     link_row = np.empty(n, dtype=np.int64)
