@@ -2,10 +2,14 @@
 
 Quantifies the six propositions of a qualitative paper on the classification,
 causes of absence and breakthrough modes of key core technologies in China's
-manufacturing (see docs/ODD.md and ../shared/MODEL.md).
+manufacturing (see docs/ODD.md).
 """
 
-from kctsim.config import (
+from kctsim.jit import configure_cache
+
+configure_cache()  # before numba is imported: kernels cached per user, keyed by the code
+
+from kctsim.config import (  # noqa: E402
     ConfigError,
     Levers,
     TechnologyType,

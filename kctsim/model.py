@@ -18,9 +18,9 @@ from mesa import Model
 from numba import njit
 
 from kctsim import compiled_tick, metrics
-from kctsim.compiled_tick import FOUNDING, MEASURED, TickConstants, tick_constants
 from kctsim.agents import ORGANISATION_CLASSES, Organisation, Scientist, User
 from kctsim.collector import MetricsCollector
+from kctsim.compiled_tick import FOUNDING, MEASURED, TickConstants, tick_constants
 from kctsim.config import (
     AGENT_TYPES,
     LEVER_NAMES,
@@ -192,7 +192,9 @@ class KCTModel(Model):
         self.tick = 0
         self.rival_tick = self.breakthrough_tick = -1
         self.refresh_fitness()
-        self.measurements = measurements(n_stages, len(metrics.FLOAT_METRICS), len(metrics.INT_METRICS))
+        self.measurements = measurements(
+            n_stages, len(metrics.FLOAT_METRICS), len(metrics.INT_METRICS)
+        )
         self.metrics_rows = (self.measurements.floats, self.measurements.ints)
         self.hazard = 0.0
         self.changed = np.zeros(self.orgs.n, dtype=bool)
@@ -509,7 +511,12 @@ def _start_rows(
     capital, capital0, capital_prev = orgs.capital, orgs.capital0, orgs.capital_prev
     exploration, absorption, efficiency = orgs.exploration, orgs.absorption, orgs.efficiency
     premium, base_revenue, operating_cost = orgs.premium, orgs.base_revenue, orgs.operating_cost
-    learns, publishes, sells, soft_budget = orgs.learns, orgs.publishes, orgs.sells, orgs.soft_budget
+    learns, publishes, sells, soft_budget = (
+        orgs.learns,
+        orgs.publishes,
+        orgs.sells,
+        orgs.soft_budget,
+    )
     stage_pref, born, died = orgs.stage_pref, orgs.born, orgs.died
     for k in range(n):
         i = start + k

@@ -12,9 +12,8 @@ free-riding emerges rather than being imposed (MODEL.md section 6).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit

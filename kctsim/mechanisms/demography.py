@@ -180,7 +180,12 @@ def _remove_kernel(
     alive, died, member, types_ = orgs.alive, orgs.died, orgs.member, orgs.type
     ea, eb, et = links.a, links.b, links.trust
     employer, sc_expertise = scientists.employer, scientists.expertise
-    expertise, capital0, sells, n_feedback = orgs.expertise, orgs.capital0, orgs.sells, orgs.n_feedback
+    expertise, capital0, sells, n_feedback = (
+        orgs.expertise,
+        orgs.capital0,
+        orgs.sells,
+        orgs.n_feedback,
+    )
     supplier, adopted, participating = users.supplier, users.adopted, users.participating
     gone = np.zeros(n, dtype=np.bool_)
     for r in rows:

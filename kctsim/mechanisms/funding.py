@@ -150,7 +150,13 @@ def _add_weighted(pay, seen, group, n_group, amount, temperature):
 def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
     """allocate: budget, direction, split, noisy merit, payments and their ledger rows;
     returns (ledger length, money paid out, the government's own research)."""
-    tick, horizon, gov, n, first_split = now.tick, now.horizon, now.government, now.n, now.split_first
+    tick, horizon, gov, n, first_split = (
+        now.tick,
+        now.horizon,
+        now.government,
+        now.n,
+        now.split_first,
+    )
     rows, alive = census.orgs, census.alive_rows
     type_, uid, member, own_rnd = orgs.type, orgs.uid, orgs.member, orgs.own_rnd
     design, capital, grant, gov_money = orgs.design, orgs.capital, orgs.grant, orgs.gov_money

@@ -145,7 +145,9 @@ def _stage_q(
 
 
 @njit(**JIT)
-def _hazard(rng, n, S, orgs, raw_fitness, terrain, caps, reach, miss, c, plan, direction, knowledge):
+def _hazard(
+    rng, n, S, orgs, raw_fitness, terrain, caps, reach, miss, c, plan, direction, knowledge
+):
     """h(t): the chance every stage is past its gate at the end of this tick."""
     alive, fit, n_bits, gates = orgs.alive, terrain.table, terrain.n_bits, terrain.gates
     jump_bits, samples = c.jump_bits, c.hazard_samples

@@ -184,7 +184,15 @@ def _plan(n, S, orgs, spending, terrain, c, visible, visible_row):
                 if fit[s, frontier[s]] > dom_fit:
                     open_src[i, s], open_row[i, s] = frontier[s], FOREIGN
     return ResearchPlan(
-        p_success, p_imitation, candidates, jump, directed, absorb, open_src, open_row, visible,
+        p_success,
+        p_imitation,
+        candidates,
+        jump,
+        directed,
+        absorb,
+        open_src,
+        open_row,
+        visible,
         visible_row,
     )
 
@@ -223,7 +231,11 @@ def _execute(
     imitate, passive, blockade = c.imitation_bias, c.passive_absorption, c.blockade
     jump_bits = c.jump_bits
     public_design, public_row = knowledge.public_design, knowledge.public_row
-    spill_matrix, changed, discoveries = knowledge.spill_matrix, knowledge.changed, knowledge.discoveries
+    spill_matrix, changed, discoveries = (
+        knowledge.spill_matrix,
+        knowledge.changed,
+        knowledge.discoveries,
+    )
     foreign = spill_matrix.shape[0] - 1  # the spill matrix's row of the foreign source
     first = np.empty(3 * n)  # per stage: mode, success, passive absorption (n each)
     moves = np.empty(3 * n * 17)  # per stage: 3 per success, then 3 x N bits per success
