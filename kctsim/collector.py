@@ -1,9 +1,9 @@
 """Mesa's DataCollector for kctsim's per-tick metrics, fed a row per tick.
 
 :func:`kctsim.metrics.measure` writes a tick's metrics into two arrays, the float
-metrics and the integer ones. Mesa's own ``collect`` would read some sixty model
-attributes one by one and deep-copy each value; this subclass keeps the tick's two
-rows as Python numbers instead (what ``read_row`` returns) and moves them into
+metrics and the integer ones. Mesa's own ``collect`` would call some sixty reporters
+one by one and deep-copy each value; this subclass keeps the tick's two rows as Python
+numbers instead (what ``read_row`` returns) and moves them into
 Mesa's ``model_vars`` lists, column by column, when those are read, so
 ``get_model_vars_dataframe`` and the rest of Mesa's API work unchanged.
 """
@@ -24,20 +24,20 @@ class MetricsCollector(DataCollector):
     """A DataCollector of metrics that arrive as rows.
 
     Args:
-        model_reporters: column -> model attribute holding the metric (Mesa reads the
-            attributes once, at the first collect, to check they exist).
+        model_reporters: column -> reporter of the metric (what Mesa's own collect
+            would call; :func:`kctsim.metrics.model_reporters`).
         slots: column -> (which row, index in it), for every column.
         read_row: the model's current rows (e.g. a float row and an integer row).
     """
 
     def __init__(
         self,
-        model_reporters: dict[str, str],
+        model_reporters: dict[str, Any],
         slots: dict[str, tuple[int, int]],
         read_row: Callable[[Any], Row],
     ) -> None:
-        if not model_reporters or not all(isinstance(r, str) for r in model_reporters.values()):
-            raise TypeError("MetricsCollector: every reporter must be a model attribute name")
+        if not model_reporters:
+            raise ValueError("MetricsCollector: no reporters")
         if list(slots) != list(model_reporters):
             raise ValueError("MetricsCollector: one slot per reporter, in the reporters' order")
         self._rows: list[Row] = []  # ticks read since model_vars was last looked at
@@ -62,9 +62,7 @@ class MetricsCollector(DataCollector):
         self._model_vars = columns
 
     def collect(self, model: Any) -> None:
-        if not self._validated:  # Mesa checks every attribute exists the first time
-            super().collect(model)
-            return
+        self._validated = True  # the rows hold every reporter's value by construction
         self._collection_steps.append(model.time)
         self._rows.append(self._read(model))
 

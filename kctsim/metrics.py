@@ -10,7 +10,7 @@ add up over a tick are reset after each measurement.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import NamedTuple
 
 import numpy as np
@@ -74,11 +74,20 @@ def stage_metric_names(n_stages: int) -> list[str]:
     ]
 
 
-def model_reporters(n_stages: int) -> dict[str, str]:
-    """DataCollector reporters: metric name -> model attribute holding it."""
-    reporters = {name: name for name in (*RUN_METRICS, *stage_metric_names(n_stages))}
-    reporters["breakthrough_tick"] = "reported_breakthrough_tick"  # NaN until it happens
-    return reporters
+def model_names(n_stages: int) -> list[str]:
+    """Every metric's name, in the order of the metrics table."""
+    return [*RUN_METRICS, *stage_metric_names(n_stages)]
+
+
+def value(model, name: str) -> float | int:
+    """The latest measurement of one metric (``breakthrough_tick`` is NaN until then)."""
+    row, index = metric_slots(model.n_stages)[name]
+    return model.measurements[row][index].item()
+
+
+def model_reporters(n_stages: int) -> dict[str, partial]:
+    """Mesa DataCollector reporters: metric name -> reader of its latest measurement."""
+    return {name: partial(value, name=name) for name in model_names(n_stages)}
 
 
 # The measure kernel's two rows: float metrics, then integer metrics, in this order.
@@ -171,18 +180,6 @@ TYPE_COUNTS_AT = len(INT_METRICS) - len(COUNTED_TYPES)  # n_<type>, in AGENT_TYP
 SURVIVAL, CUM_SPILL, CUM_INNOVATION = range(3)
 CUM_MOVES_IMITATION, CUM_MOVES_INNOVATION, CUM_BLOCKED = range(3)
 
-# Counters of one tick, zero again after each measurement.
-_TICK_COUNTERS = {
-    "tick_spill": 0.0,
-    "tick_innovation": 0.0,
-    "tick_moves_imitation": 0,
-    "tick_moves_innovation": 0,
-    "tick_exits": 0,
-    "tick_entries": 0,
-    "tick_startups": 0,
-    "tick_private_rnd": 0.0,
-}
-
 
 @cache
 def metric_slots(n_stages: int) -> dict[str, tuple[int, int]]:
@@ -191,34 +188,12 @@ def metric_slots(n_stages: int) -> dict[str, tuple[int, int]]:
     floats = (*FLOAT_METRICS, *stage_metric_names(n_stages))
     slots = {name: (0, k) for k, name in enumerate(floats)}
     slots.update({name: (1, k) for k, name in enumerate(INT_METRICS)})
-    return {name: slots[name] for name in model_reporters(n_stages)}
-
-
-@cache
-def attribute_slots(n_stages: int) -> dict[str, tuple[int, int]]:
-    """:func:`metric_slots` by the model attribute each reporter names."""
-    reporters = model_reporters(n_stages)
-    return {reporters[name]: slot for name, slot in metric_slots(n_stages).items()}
-
-
-def setup(model) -> None:
-    """The run's accumulators and the tick's counters, before the first measurement."""
-    model.run_totals = np.array([1.0, 0.0, 0.0])  # survival, spilled and own gains so far
-    model.run_counts = np.zeros(3, dtype=np.int64)  # imitation and innovation moves, blocked ticks
-    model.metrics_rows = (
-        np.empty(len(FLOAT_METRICS) + 3 * model.n_stages),
-        np.empty(len(INT_METRICS), dtype=np.int64),
-    )
-    model.hazard = 0.0
-    model.changed = np.zeros(model.orgs.n, dtype=bool)
-    model.discoveries = []
-    model.__dict__.update(_TICK_COUNTERS)
+    return {name: slots[name] for name in model_names(n_stages)}
 
 
 def current_row(model) -> tuple[list[float], list[int]]:
     """The latest measurement: the float row and the integer row as Python numbers."""
-    floats, ints = model.metrics_rows
-    return floats.tolist(), ints.tolist()
+    return model.measurements.floats.tolist(), model.measurements.ints.tolist()
 
 
 def mean_pairwise_hamming(designs: np.ndarray, n_bits: int) -> float:

@@ -195,7 +195,6 @@ class KCTModel(Model):
         self.measurements = measurements(
             n_stages, len(metrics.FLOAT_METRICS), len(metrics.INT_METRICS)
         )
-        self.metrics_rows = (self.measurements.floats, self.measurements.ints)
         self.hazard = 0.0
         self.changed = np.zeros(self.orgs.n, dtype=bool)
         self.discoveries: list[int] = []
@@ -474,15 +473,15 @@ class KCTModel(Model):
             self.discovery_buffer,
         )  # fmt: skip
 
-    def __getattr__(self, name: str) -> Any:
-        # The tick's metrics (model.p_breakthrough, model.n_sme, ...) are read from the
-        # latest measurement's rows: measure writes two arrays, not sixty attributes.
-        state = self.__dict__
-        rows = state.get("metrics_rows")
-        slot = None if rows is None else metrics.attribute_slots(state["n_stages"]).get(name)
-        if slot is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return rows[slot[0]][slot[1]].item()
+    @property
+    def latest(self) -> dict[str, float | int]:
+        """The latest measurement of every metric (ODD, outputs), by name."""
+        return {name: metrics.value(self, name) for name in metrics.model_names(self.n_stages)}
+
+    @property
+    def p_breakthrough(self) -> float:
+        """P(t): the probability the technology has been broken through by now."""
+        return metrics.value(self, "p_breakthrough")
 
     def collaboration_graph(self) -> nx.Graph:
         """The current collaboration network as a networkx Graph keyed by unique_id.

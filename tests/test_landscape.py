@@ -263,5 +263,5 @@ def test_turbulence_draws_come_in_the_rules_order(turbulence):
         for table, land in zip(tables, model.tech.landscapes, strict=True):
             np.testing.assert_array_equal(land.tables, table)
         # the technology's stream then goes on where the rule leaves it (no draw skipped)
-        if model.entries == 0:
+        if model.latest["entries"] == 0:
             assert to_generator(model.tech.stream).random() == rng.random()
