@@ -181,6 +181,22 @@ class KCTModel(Model):
         self.split_first = True  # the stage split is computed at the first allocation
         self.tick_gov_money = self.cum_gov_money = 0.0
         self.tick_adoptions = 0
+        # Knowledge: the public pool (a ring of POOL_SIZE designs per stage), what each
+        # row sees (full-capacity buffers: rows past the last update see "nothing",
+        # design 0 from row -1), who gained from whose designs; the links.
+        S = n_stages
+        self.pool_design = np.zeros((spillover.POOL_SIZE, S), dtype=np.int64)
+        self.pool_row = np.full((spillover.POOL_SIZE, S), -1, dtype=np.int64)
+        self.pool_next = np.zeros(S, dtype=np.int64)
+        self.visible_design = np.zeros((0, S), dtype=np.int64)
+        self.visible_row = np.full((0, S), -1, dtype=np.int64)
+        self.public_design = np.zeros(S, dtype=np.int64)
+        self.public_row = np.full(S, -1, dtype=np.int64)
+        self.spill_matrix = np.zeros((len(AGENT_TYPES) + 1, len(AGENT_TYPES)))  # + foreign
+        self.edge_a = np.zeros(0, dtype=np.int64)
+        self.edge_b = np.zeros(0, dtype=np.int64)
+        self.edge_trust = np.zeros(0)
+        self.n_edges = self.tick_leaks = 0
         market.setup(self)
         spillover.join_consortium(self, np.arange(self.orgs.n))  # before links: hubs link members
         network.setup(self)

@@ -61,11 +61,7 @@ def setup(model) -> None:
     if len(nodes) > 1:
         with as_numpy(model.streams.main) as rng:
             a, b = rng.choice(nodes, n_links), rng.choice(nodes, n_links)
-    cap = max(64, 2 * (n_links + model.orgs.n))
-    model.edge_a = np.zeros(cap, dtype=np.int64)
-    model.edge_b = np.zeros(cap, dtype=np.int64)
-    model.edge_trust = np.zeros(cap)
-    model.n_edges = 0
+    reserve(model, max(64, 2 * (n_links + model.orgs.n)))
     _add_links(model, a, b, model.levers.social_trust)
     link_to_hubs(model, np.arange(model.orgs.n))
 

@@ -29,18 +29,8 @@ _SME = AGENT_TYPES.index("sme")
 
 
 def setup(model) -> None:
+    """Publishers' designs into the public pool; what every row sees."""
     o = model.orgs
-    S = model.n_stages
-    model.pool_design = np.zeros((POOL_SIZE, S), dtype=np.int64)
-    model.pool_row = np.full((POOL_SIZE, S), -1, dtype=np.int64)
-    model.pool_next = np.zeros(S, dtype=np.int64)
-    model.spill_matrix = np.zeros((len(AGENT_TYPES) + 1, len(AGENT_TYPES)))  # + foreign source
-    # What each row sees, as full-capacity buffers: rows at or past the n of the last
-    # update were never written, so they keep "nothing" (design 0, row -1).
-    model.visible_design = np.zeros((0, S), dtype=np.int64)
-    model.visible_row = np.full((0, S), -1, dtype=np.int64)
-    model.public_design = np.zeros(S, dtype=np.int64)
-    model.public_row = np.full(S, -1, dtype=np.int64)
     publish(model, np.flatnonzero(o.view("alive") & o.view("publishes")))
     update_visibility(model)
 
