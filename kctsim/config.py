@@ -18,6 +18,8 @@ from typing import Any
 
 AGENT_TYPES = ("leader_firm", "sme", "state_org", "university", "government")
 """Organisation types that search; the row order of the model's arrays."""
+GOVERNMENT = AGENT_TYPES.index("government")
+"""Type code of the government (its row, its account type in the ledger)."""
 
 CORE_SUBJECTS = ("leader_firm", "state_org", "government", "none")
 CONSORTIUM_HUBS = ("leader_firm", "state_org", "open", "none")

@@ -13,6 +13,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+from kctsim.config import AGENT_TYPES
+
 ACCOUNT_TYPES = (
     "leader_firm",
     "sme",
@@ -26,6 +28,7 @@ ACCOUNT_TYPES = (
 )
 """Account types; the first five are organisation types in row order."""
 TYPE_CODE = {name: i for i, name in enumerate(ACCOUNT_TYPES)}
+assert ACCOUNT_TYPES[: len(AGENT_TYPES)] == AGENT_TYPES  # an organisation's type is its account
 
 KINDS = (
     "budget",

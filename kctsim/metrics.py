@@ -21,48 +21,71 @@ from kctsim.kernels import JIT, total
 from kctsim.mechanisms import network
 from kctsim.state import Links
 
-GOV = AGENT_TYPES.index("government")
 N_TYPES = len(AGENT_TYPES)
+COUNTED_TYPES = tuple(t for t in AGENT_TYPES if t != "government")
 
-RUN_METRICS = (
-    "tick",
-    "at_risk",
-    "hazard",
-    "p_breakthrough",
-    "breakthrough",
-    "breakthrough_tick",
-    "rival_reached",
-    "lead",
-    "best_fitness",
-    "mean_fitness",
-    "gap_to_target",
-    "spillover_volume",
-    "innovation_volume",
-    "spillover_share",
-    "free_riding_share",
-    "contribution_gap",
-    "mean_contribution",
-    "crowding_out",
-    "gov_money",
-    "private_rnd",
-    "misallocation_index",
-    "chain_blocked",
-    "chain_blockage",
-    "diversity",
-    "lock_in",
-    "imitation_share",
-    "density",
-    "clustering",
-    "centralisation",
-    "adoption_share",
-    *(f"n_{t}" for t in AGENT_TYPES if t != "government"),
-    "n_scientist",
-    "n_user",
-    "exits",
-    "entries",
-    "startups",
+
+class Metric(NamedTuple):
+    """One per-tick metric: its name, its type, and how the run's summary condenses it."""
+
+    name: str
+    dtype: type  # float or int: which of the kernel's two rows holds it
+    summary: str = ""  # "last" value, "mean" after tick 0, "total" over the run, or ""
+    summary_name: str = ""  # the summary column, when it is not the metric's own name
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("tick", int),
+    Metric("at_risk", int),  # the technology could still break through this tick
+    Metric("hazard", float),
+    Metric("p_breakthrough", float),
+    Metric("breakthrough", int),
+    Metric("breakthrough_tick", float),  # NaN until it happens
+    Metric("rival_reached", int),
+    Metric("lead", float, "last"),
+    Metric("best_fitness", float, "last"),
+    Metric("mean_fitness", float, "last"),
+    Metric("gap_to_target", float, "last"),
+    Metric("spillover_volume", float),
+    Metric("innovation_volume", float),
+    Metric("spillover_share", float, "last"),
+    Metric("free_riding_share", float, "last"),
+    Metric("contribution_gap", float, "last"),
+    Metric("mean_contribution", float),
+    Metric("crowding_out", float, "mean"),  # tick 0 is before any money
+    Metric("gov_money", float, "total", "gov_money_total"),
+    Metric("private_rnd", float, "total", "private_rnd_total"),
+    Metric("misallocation_index", float, "mean"),
+    Metric("chain_blocked", int),
+    Metric("chain_blockage", int, "last"),  # already a running count of blocked ticks
+    Metric("diversity", float, "last"),
+    Metric("lock_in", float, "last"),
+    Metric("imitation_share", float, "last"),  # cumulative over the run
+    Metric("density", float, "last"),
+    Metric("clustering", float, "last"),
+    Metric("centralisation", float, "last"),
+    Metric("adoption_share", float, "last"),
+    *(Metric(f"n_{t}", int) for t in COUNTED_TYPES),
+    Metric("n_scientist", int),
+    Metric("n_user", int),
+    Metric("exits", int, "total", "total_exits"),
+    Metric("entries", int, "total", "total_entries"),
+    Metric("startups", int),
 )
-"""Per-tick metrics common to every technology type."""
+"""Every metric common to the technology types, in the order of the metrics table; the
+per-stage metrics (:func:`stage_metric_names`) follow them. The one list of metrics:
+the kernel's rows, their slots and the summary's rules are derived from it."""
+
+RUN_METRICS = tuple(m.name for m in METRICS)
+FLOAT_METRICS = tuple(m.name for m in METRICS if m.dtype is float)
+"""The float row: these, then the per-stage metrics."""
+INT_METRICS = tuple(m.name for m in METRICS if m.dtype is int)
+"""The integer row."""
+
+
+def summary_rule(rule: str) -> dict[str, str]:
+    """Metric -> summary column, for the metrics the summary condenses by ``rule``."""
+    return {m.name: m.summary_name or m.name for m in METRICS if m.summary == rule}
 
 
 def stage_metric_names(n_stages: int) -> list[str]:
@@ -90,91 +113,46 @@ def model_reporters(n_stages: int) -> dict[str, partial]:
     return {name: partial(value, name=name) for name in model_names(n_stages)}
 
 
-# The measure kernel's two rows: float metrics, then integer metrics, in this order.
-FLOAT_METRICS = (
-    "hazard",
-    "p_breakthrough",
-    "breakthrough_tick",
-    "lead",
-    "best_fitness",
-    "mean_fitness",
-    "gap_to_target",
-    "spillover_volume",
-    "innovation_volume",
-    "spillover_share",
-    "free_riding_share",
-    "contribution_gap",
-    "mean_contribution",
-    "crowding_out",
-    "gov_money",
-    "private_rnd",
-    "misallocation_index",
-    "diversity",
-    "lock_in",
-    "imitation_share",
-    "density",
-    "clustering",
-    "centralisation",
-    "adoption_share",
+# Where the measure kernel writes each metric it names (numba freezes these globals).
+_F = {name: k for k, name in enumerate(FLOAT_METRICS)}
+_I = {name: k for k, name in enumerate(INT_METRICS)}
+HAZARD, P_BREAKTHROUGH, BREAKTHROUGH_TICK, LEAD = (
+    _F[n] for n in ("hazard", "p_breakthrough", "breakthrough_tick", "lead")
 )
-"""Float metrics common to every type; the per-stage metrics follow them in the row."""
-(
-    HAZARD,
-    P_BREAKTHROUGH,
-    BREAKTHROUGH_TICK,
-    LEAD,
-    BEST_FITNESS,
-    MEAN_FITNESS,
-    GAP_TO_TARGET,
-    SPILLOVER_VOLUME,
-    INNOVATION_VOLUME,
-    SPILLOVER_SHARE,
-    FREE_RIDING_SHARE,
-    CONTRIBUTION_GAP,
-    MEAN_CONTRIBUTION,
-    CROWDING_OUT,
-    GOV_MONEY,
-    PRIVATE_RND,
-    MISALLOCATION_INDEX,
-    DIVERSITY,
-    LOCK_IN,
-    IMITATION_SHARE,
-    DENSITY,
-    CLUSTERING,
-    CENTRALISATION,
-    ADOPTION_SHARE,
-) = range(len(FLOAT_METRICS))
-STAGE_AT = len(FLOAT_METRICS)
-
-COUNTED_TYPES = tuple(t for t in AGENT_TYPES if t != "government")
-INT_METRICS = (
-    "tick",
-    "at_risk",
-    "breakthrough",
-    "rival_reached",
-    "chain_blocked",
-    "chain_blockage",
-    "n_scientist",
-    "n_user",
-    "exits",
-    "entries",
-    "startups",
-    *(f"n_{t}" for t in COUNTED_TYPES),
+BEST_FITNESS, MEAN_FITNESS, GAP_TO_TARGET = (
+    _F[n] for n in ("best_fitness", "mean_fitness", "gap_to_target")
 )
-(
-    TICK,
-    AT_RISK,
-    BREAKTHROUGH,
-    RIVAL_REACHED,
-    CHAIN_BLOCKED,
-    CHAIN_BLOCKAGE,
-    N_SCIENTIST,
-    N_USER,
-    EXITS,
-    ENTRIES,
-    STARTUPS,
-) = range(11)
-TYPE_COUNTS_AT = len(INT_METRICS) - len(COUNTED_TYPES)  # n_<type>, in AGENT_TYPES order
+SPILLOVER_VOLUME, INNOVATION_VOLUME, SPILLOVER_SHARE, FREE_RIDING_SHARE = (
+    _F[n] for n in ("spillover_volume", "innovation_volume", "spillover_share", "free_riding_share")
+)
+CONTRIBUTION_GAP, MEAN_CONTRIBUTION, CROWDING_OUT = (
+    _F[n] for n in ("contribution_gap", "mean_contribution", "crowding_out")
+)
+GOV_MONEY, PRIVATE_RND, MISALLOCATION_INDEX = (
+    _F[n] for n in ("gov_money", "private_rnd", "misallocation_index")
+)
+DIVERSITY, LOCK_IN, IMITATION_SHARE, DENSITY, CLUSTERING, CENTRALISATION, ADOPTION_SHARE = (
+    _F[n]
+    for n in (
+        "diversity",
+        "lock_in",
+        "imitation_share",
+        "density",
+        "clustering",
+        "centralisation",
+        "adoption_share",
+    )  # fmt: skip
+)
+STAGE_AT = len(FLOAT_METRICS)  # the per-stage metrics, three per stage
+TICK, AT_RISK, BREAKTHROUGH, RIVAL_REACHED = (
+    _I[n] for n in ("tick", "at_risk", "breakthrough", "rival_reached")
+)
+CHAIN_BLOCKED, CHAIN_BLOCKAGE, N_SCIENTIST, N_USER = (
+    _I[n] for n in ("chain_blocked", "chain_blockage", "n_scientist", "n_user")
+)
+EXITS, ENTRIES, STARTUPS = (_I[n] for n in ("exits", "entries", "startups"))
+TYPE_COUNTS = np.array([_I.get(f"n_{t}", -1) for t in AGENT_TYPES], dtype=np.int64)
+"""Slot of each organisation type's count (-1: the government is not counted)."""
 
 # What adds up over a run: survival and gains (floats); moves and blocked ticks (ints).
 SURVIVAL, CUM_SPILL, CUM_INNOVATION = range(3)
@@ -404,11 +382,9 @@ def _measure_kernel(
     for i in range(n_orgs):
         if alive[i]:
             per_type[types_[i]] += 1
-    k = TYPE_COUNTS_AT
     for t in range(len(per_type)):
-        if t != GOV:
-            iout[k] = per_type[t]
-            k += 1
+        if TYPE_COUNTS[t] >= 0:
+            iout[TYPE_COUNTS[t]] = per_type[t]
     if len(changed) == n_orgs:  # the next tick's change flags
         changed[:] = False
 

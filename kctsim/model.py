@@ -23,6 +23,7 @@ from kctsim.collector import MetricsCollector
 from kctsim.compiled_tick import FOUNDING, MEASURED, TickConstants, tick_constants
 from kctsim.config import (
     AGENT_TYPES,
+    GOVERNMENT,
     LEVER_NAMES,
     PARAMETER_RANGES,
     POPULATION_RANGES,
@@ -378,7 +379,7 @@ class KCTModel(Model):
             self._census, self._fitness_current = None, False
         raw, eff = self._fitness_buffers
         counts = _catch_up_kernel(
-            self._census is None, o.alive, o.type, o.learns, o.sells, n, _GOVERNMENT,
+            self._census is None, o.alive, o.type, o.learns, o.sells, n, GOVERNMENT,
             self._census_block, not self._fitness_current, tech.fitness_table(), o.design,
             tech.gates, raw, eff, self.fitness.progress,
         )  # fmt: skip
@@ -570,8 +571,6 @@ def _catch_up_kernel(
         _refresh_kernel(table, design, alive, n, gates, raw[:n], eff[:n], progress)
     return counts
 
-
-_GOVERNMENT = AGENT_TYPES.index("government")
 
 # Stand-ins for the designs or the start pool that a call to _start_rows does not use.
 _NO_DESIGNS = np.empty((0, 0), dtype=np.int64)

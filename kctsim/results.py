@@ -35,6 +35,7 @@ import pyarrow
 
 import kctsim
 from kctsim.config import AGENT_TYPES
+from kctsim.metrics import summary_rule
 from kctsim.model import KCTModel
 
 FOREIGN = "foreign"
@@ -50,32 +51,10 @@ RESULT_FILES: tuple[str, ...] = (
 )
 """Every file :func:`write_results` writes; the manifest comes last on purpose."""
 
-# How a per-tick metric condenses into one number for the run. Summary columns
-# keep the metric's own name unless renamed here; each metric is named once.
-SUMMARY_LAST = (
-    "lead",
-    "best_fitness",
-    "mean_fitness",
-    "gap_to_target",
-    "spillover_share",
-    "free_riding_share",
-    "contribution_gap",
-    "chain_blockage",  # already a running count of blocked ticks
-    "diversity",
-    "lock_in",
-    "imitation_share",  # cumulative over the run
-    "adoption_share",
-    "density",
-    "clustering",
-    "centralisation",
-)
-SUMMARY_MEAN_AFTER_START = ("crowding_out", "misallocation_index")  # tick 0 is before any money
-SUMMARY_TOTALS = {
-    "exits": "total_exits",
-    "entries": "total_entries",
-    "gov_money": "gov_money_total",
-    "private_rnd": "private_rnd_total",
-}
+# How a per-tick metric condenses into one number for the run: the metrics table's rules.
+SUMMARY_LAST = tuple(summary_rule("last"))
+SUMMARY_MEAN_AFTER_START = tuple(summary_rule("mean"))  # tick 0 is before any money
+SUMMARY_TOTALS = summary_rule("total")
 STAGE_PREFIXES = ("stage_progress_",)
 """Per-stage metrics whose last value enters the summary (one column per stage)."""
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from kctsim.config import AGENT_TYPES
+from kctsim.config import GOVERNMENT
 from kctsim.kernels import JIT, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import people
@@ -25,7 +25,6 @@ from kctsim.mechanisms.people import _expertise_kernel
 from kctsim.state import Links
 from kctsim.streams import as_numpy, integers, poisson, random
 
-GOV = AGENT_TYPES.index("government")
 INSOLVENCY_TOLERANCE = 1e-9  # below zero by more than rounding error
 _TREASURY = TYPE_CODE["treasury"]
 _BUDGET = KIND_CODE["budget"]
@@ -61,7 +60,17 @@ def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows
     shortfall = whole - capital[gov]
     if shortfall > 0.0:
         pos = put(
-            ints, amounts, pos, tick, _BUDGET, _TREASURY, NO_ID, GOV, uids[gov], -1, shortfall
+            ints,
+            amounts,
+            pos,
+            tick,
+            _BUDGET,
+            _TREASURY,
+            NO_ID,
+            GOVERNMENT,
+            uids[gov],
+            -1,
+            shortfall,
         )
         capital[gov] += shortfall
     capital[gov] -= whole
@@ -69,7 +78,9 @@ def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows
         capital[rows[j]] += amount[j]
     for j in range(k):
         r = rows[j]
-        pos = put(ints, amounts, pos, tick, kind, GOV, uids[gov], types_[r], uids[r], -1, amount[j])
+        pos = put(
+            ints, amounts, pos, tick, kind, GOVERNMENT, uids[gov], types_[r], uids[r], -1, amount[j]
+        )
     return pos
 
 
@@ -197,12 +208,12 @@ def _remove_kernel(
     # Hosts: the alive organisations but the government, in row order (employable_rows).
     n_hosts = 0
     for r in range(n):
-        n_hosts += alive[r] and types_[r] != GOV
+        n_hosts += alive[r] and types_[r] != GOVERNMENT
     if n_hosts:
         hosts = np.empty(n_hosts, dtype=np.int64)
         j = 0
         for r in range(n):
-            if alive[r] and types_[r] != GOV:
+            if alive[r] and types_[r] != GOVERNMENT:
                 hosts[j] = r
                 j += 1
         for i in range(n_sci):  # = rng.choice(hosts, n) over the homeless, in row order

@@ -17,13 +17,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from kctsim.config import Levers, Parameters
+from kctsim.config import GOVERNMENT, Levers, Parameters
 from kctsim.kernels import JIT, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.state import Allocation
 from kctsim.streams import standard_normal
 
-GOV = TYPE_CODE["government"]
 TREASURY = TYPE_CODE["treasury"]
 UNIVERSITY = TYPE_CODE["university"]
 MERIT_TEMPERATURE = 0.05  # fitness units: how sharply money follows perceived merit
@@ -176,7 +175,7 @@ def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
 
     budget = c.budget * budget_profile[min(tick, horizon) - 1]
     uid_gov = uid[gov]
-    pos = put(ints, amounts, pos, tick, BUDGET, TREASURY, NO_ID, GOV, uid_gov, -1, budget)
+    pos = put(ints, amounts, pos, tick, BUDGET, TREASURY, NO_ID, GOVERNMENT, uid_gov, -1, budget)
     capital[gov] += budget
     available = capital[gov]
     _stage_split_kernel(progress, basis, need, split, fixed, bf, first_split)
@@ -214,7 +213,7 @@ def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
     rest = available - block
     targeted = c.targeted_share * rest
     own_research = 0.0
-    if c.core_subject == GOV:
+    if c.core_subject == GOVERNMENT:
         own_research = targeted
     elif n_core > 0 or n_member > 0:
         # Half of the targeted money to the core subject, half to the other
@@ -262,17 +261,17 @@ def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
         r = rows[k]
         earmark = 0.0 if matching and type_[r] != UNIVERSITY else pay[k]
         for s in range(S):
-            pos = put(ints, amounts, pos, tick, kind[k], GOV, uid_gov, type_[r], uid[r], s,
+            pos = put(ints, amounts, pos, tick, kind[k], GOVERNMENT, uid_gov, type_[r], uid[r], s,
                       earmark * split[s])  # fmt: skip
     for k in range(m):
         r = rows[k]
         for s in range(S):
-            pos = put(ints, amounts, pos, tick, BLOCK_GRANT, GOV, uid_gov, type_[r], uid[r], s,
-                      block_pay[k] * split[s])  # fmt: skip
+            pos = put(ints, amounts, pos, tick, BLOCK_GRANT, GOVERNMENT, uid_gov, type_[r], uid[r],
+                      s, block_pay[k] * split[s])  # fmt: skip
     if matching:
         for j in range(n_broad):
             r = rows[broad[j]]
-            pos = put(ints, amounts, pos, tick, MATCHING, GOV, uid_gov, type_[r], uid[r], -1,
+            pos = put(ints, amounts, pos, tick, MATCHING, GOVERNMENT, uid_gov, type_[r], uid[r], -1,
                       pay[broad[j]])  # fmt: skip
     # The government's own research programme is spent from its balance in R&D.
     for s in range(S):

@@ -30,11 +30,9 @@ from math import comb
 import numpy as np
 from numba import njit
 
+from kctsim.config import GOVERNMENT
 from kctsim.kernels import JIT, total
-from kctsim.ledger import TYPE_CODE
 from kctsim.streams import fill_random
-
-GOVERNMENT = TYPE_CODE["government"]
 
 
 @njit(**JIT)

@@ -25,8 +25,6 @@ from kctsim.config import AGENT_TYPES
 from kctsim.kernels import JIT, total
 from kctsim.streams import as_numpy, integers, random
 
-GOV = AGENT_TYPES.index("government")
-
 
 class Constants(NamedTuple):
     """What the levers and parameters make of step 5's links."""

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from kctsim.config import Levers, Parameters
+from kctsim.config import GOVERNMENT, Levers, Parameters
 from kctsim.kernels import JIT, put, total
 from kctsim.landscape import NKLandscape
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
@@ -39,7 +39,6 @@ from kctsim.streams import fill_random
 
 FOREIGN = -2  # source row of the foreign frontier design
 RND = TYPE_CODE["rnd"]
-GOVERNMENT = TYPE_CODE["government"]
 RND_SPEND = KIND_CODE["rnd_spend"]
 
 
