@@ -560,6 +560,10 @@ def export_command(args: argparse.Namespace) -> int:
         paths = export_tables(directory, out, args.format, wide=args.wide)
     except ExportError as exc:
         raise UsageError(f"--format {args.format}: {exc}") from None
+    except OSError as exc:  # nothing half-written: the export is staged, then moved
+        if exc.errno in _PATH_SHAPE_ERRORS:
+            raise UsageError(f"--out: cannot write {out}: {exc.strerror}") from None
+        raise CommandFailed(f"cannot write {out}: {_os_error_text(exc)}") from None
     print(f"wrote {len(paths)} files to {out}/")
     return EXIT_OK
 

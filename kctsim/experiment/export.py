@@ -157,7 +157,7 @@ def _write_dta(tables: dict[str, pd.DataFrame], folder: Path) -> list[str]:
                 write_index=False,
                 version=118,
                 variable_labels=labels,
-                convert_strL=long_text,
+                convert_strl=long_text,
             )
     return [f"{name}.dta" for name in tables]
 

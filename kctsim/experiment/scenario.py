@@ -105,6 +105,8 @@ checked before any run is built, so a typo's 10^11 runs costs nothing."""
 MAX_DEPTH = 32
 """Deepest nesting of arrays and tables a scenario file may have (the deepest real one is 4)."""
 BOM = "\ufeff"
+MAX_LABEL = 100
+"""Longest name of a scenario, custom regime or technology (it names directories)."""
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -452,6 +454,10 @@ class _Reader:
     def string(self, value: Any, key: str, label: bool = False) -> str:
         if not isinstance(value, str):
             raise self.error(key, f"expected a string, got {_type_name(value)} {_clip(value)}")
+        if label and len(value) > MAX_LABEL:  # names become directory names
+            raise self.error(
+                key, f"a name of {len(value)} characters; allowed: at most {MAX_LABEL}"
+            )
         if label and not _LABEL.match(value):
             raise self.error(
                 key,
@@ -811,6 +817,18 @@ class _Reader:
             )
         if not rows:
             raise self.error("cells.file", f"{rel!r} has a header but no rows")
+
+        wanted = {k: spec.get(k, d) for k, d in (("id_column", "id"), ("name_column", "name"))}
+        wanted["type_column"] = spec.get("type_column", "type")
+        if not any(isinstance(c, str) and c in columns for c in wanted.values()):
+            # Not a header with a typo but no header at all: naming its "columns" would
+            # echo the file's first line.
+            names = ", ".join(_clip(c) for c in wanted.values())
+            raise self.error(
+                "cells.file",
+                f"{rel!r} has none of the columns {names} in its first line; allowed: "
+                f"{table_kind} (cells.id_column, name_column, type_column name the columns)",
+            )
 
         def column(key: str, default: str) -> str:
             col = self.string(spec.get(key, default), f"cells.{key}")
