@@ -211,8 +211,8 @@ def run_sweep(
             with owned as ex:
                 report.workers = parallelism(ex)
                 _execute(todo, ex, store, report, progress)
-    except SweepAbortedError:
-        store.close("aborted")
+    except SweepAbortedError as exc:
+        store.close("aborted", reason=_exception_text(exc))
         raise
     except BaseException as exc:
         # Runs already finished are still committed; the manifest says why the sweep stopped.

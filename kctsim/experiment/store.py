@@ -230,7 +230,9 @@ class SweepStore:
                 "or choose another --out"
             )
         self.resumed = True
-        self.manifest = old | {"status": "running", "ended": None}
+        # The reason an earlier session stopped is in status.log; this session has none yet.
+        self.manifest = {k: v for k, v in old.items() if k != "reason"}
+        self.manifest |= {"status": "running", "ended": None}
         self.manifest["resumed"] = [*old.get("resumed", []), _now()]
         self.removed = self._remove_orphans()
         _write_json_atomic(self.out_dir / MANIFEST, self.manifest)
@@ -367,6 +369,10 @@ class SweepStore:
             return
         try:
             self.flush()
+        except BaseException as exc:  # errors work: the manifest says why the sweep stopped
+            status = "interrupted"
+            fields = {"reason": f"{type(exc).__name__}: {exc}"[:300]} | fields
+            raise
         finally:
             self._closed = True
             try:
@@ -374,7 +380,7 @@ class SweepStore:
                 status = status or ("complete" if done == self.n_runs else "incomplete")
                 counts = {"committed": done, "failed": len(self.failed)}
                 self._log({"event": "end", "status": status, **counts, **fields})
-                self.manifest |= {"status": status, "ended": _now(), **counts}
+                self.manifest |= {"status": status, "ended": _now(), **counts, **fields}
                 _write_json_atomic(self.out_dir / MANIFEST, self.manifest)
             finally:
                 self._unlock()
