@@ -102,7 +102,7 @@ def parse_calibration(raw: bytes, where: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise CalibrationFileError(f"{where}: is not UTF-8 text; {allowed}") from None
     try:
-        record = json.loads(text) if text.lstrip().startswith("{") else tomllib.loads(text)
+        record = _json_or_toml(text)
     except (ValueError, RecursionError):  # JSON and TOML syntax errors are ValueErrors
         raise CalibrationFileError(f"{where}: is neither JSON nor TOML; {allowed}") from None
     if not isinstance(record, dict) or "cost_scale" not in record:
@@ -113,6 +113,13 @@ def parse_calibration(raw: bytes, where: str) -> dict[str, Any]:
             f"{where}: cost_scale is not a positive number (the fit failed?); {allowed}"
         )
     return record
+
+
+def _json_or_toml(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return tomllib.loads(text)
 
 
 def fit_warnings(cal: Calibration, grid: list[float] | None = None) -> list[str]:
