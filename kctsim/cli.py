@@ -560,6 +560,8 @@ def export_command(args: argparse.Namespace) -> int:
         paths = export_tables(directory, out, args.format, wide=args.wide)
     except ExportError as exc:
         raise UsageError(f"--format {args.format}: {exc}") from None
+    except FileNotFoundError as exc:  # a committed part file is gone
+        raise UsageError(f"DIR: {exc}; the sweep directory is damaged") from None
     except OSError as exc:  # nothing half-written: the export is staged, then moved
         if exc.errno in _PATH_SHAPE_ERRORS:
             raise UsageError(f"--out: cannot write {out}: {exc.strerror}") from None

@@ -120,6 +120,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "corrupt": lambda d: (d / "manifest.json").write_text(f"{{{SECRET}"),
         "dirmanifest": lambda d: ((d / "manifest.json").unlink(), (d / "manifest.json").mkdir()),
         "badlog": lambda d: (d / "status.log").open("a").write(f"{SECRET} not json\n"),
+        "noparts": lambda d: (d / "runs" / "part-00000.parquet").unlink(),
     }.items():
         shutil.copytree(sweep, root / name)
         damage(root / name)
@@ -144,6 +145,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "corrupt": str(root / "corrupt"),
         "dirmanifest": str(root / "dirmanifest"),
         "badlog": str(root / "badlog"),
+        "noparts": str(root / "noparts"),
         "props": str(props),
         "nocost": str(root / "nocost.json"),
         "cal": str(root / "calibration.json"),
