@@ -465,12 +465,17 @@ def breakthrough_table(sweep_dir: Path) -> str:
     The median quarter is the quarter by which half the runs of a row had broken
     through ('-' if fewer than half did by the horizon); failed runs are left out.
     """
-    from kctsim.experiment.store import load_results
+    from kctsim.experiment.store import load_results, read_manifest
 
     runs = load_results(sweep_dir, tables=("runs",))["runs"]
     if runs.empty or "broke_through" not in runs:
         return ""
     ok = runs[runs["status"] == "ok"]
+    # A scenario of cells labels its runs by cell; the table is by technology type.
+    cells = read_manifest(sweep_dir).get("scenario", {}).get("cells") or []
+    if cells:
+        types = {c["label"]: c["technology"] for c in cells}
+        ok = ok.assign(technology=ok["technology"].map(types).fillna(ok["technology"]))
     rows = []
     for (tech, regime), group in ok.groupby(["technology", "regime"], sort=False):
         broke = group["broke_through"].astype(bool)

@@ -112,6 +112,26 @@ def test_an_unwritable_output_directory_is_one_line_and_exit_1(scenario, tmp_pat
         locked.chmod(0o700)
 
 
+def test_a_read_only_file_system_is_one_line_and_exit_1(scenario, tmp_path, capsys, monkeypatch):
+    # What a read-only mount answers, for root too (root ignores a directory's mode bits).
+    mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if tmp_path / "ro" in (self, *self.parents):
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    for argv in (
+        ["sweep", str(scenario), "--out", str(tmp_path / "ro" / "sweep"), "--quiet"],
+        ["run", "--ticks", "2", "--out", str(tmp_path / "ro" / "run")],
+    ):
+        assert cli.main(argv) == 1
+        line = one_error(capsys)
+        assert "Read-only file system" in line and str(tmp_path / "ro") in line
+    assert not (tmp_path / "ro").exists()
+
+
 def test_an_output_path_under_a_file_is_bad_input(scenario, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     for argv in (
@@ -375,6 +395,22 @@ def test_the_median_quarter_is_when_half_the_runs_had_broken_through(tmp_path, m
         }
     )
     monkeypatch.setattr("kctsim.experiment.store.load_results", lambda *a, **k: {"runs": runs})
+    monkeypatch.setattr("kctsim.experiment.store.read_manifest", lambda *a, **k: {})
     table = cli.breakthrough_table(tmp_path).splitlines()
     assert table[1].split() == ["t", "r", "4", "0.75", "5"]  # 2 of 4 by quarter 5
     assert table[2].split() == ["u", "r", "3", "0.33", "-"]  # never half
+
+
+def test_a_sweep_of_cells_is_summarised_by_technology_type(tmp_path, capsys):
+    (tmp_path / "cells.csv").write_text(
+        "id,name,type\n1,alpha,key_generic\n2,beta,key_generic\n3,gamma,cutting_edge\n"
+    )
+    path = tmp_path / "cells.toml"
+    path.write_text(
+        'name = "cells"\nhorizon = 4\nreplicates = 2\nseed = 1\n[cells]\nfile = "cells.csv"\n'
+        '[cells.regimes]\nkey_generic = "dislocated"\ncutting_edge = "path_dependent"\n'
+    )
+    assert sweep(path, tmp_path / "sweep") == 0
+    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()]
+    assert ["key_generic", "dislocated", "4"] in rows  # two cells x two replicates
+    assert ["cutting_edge", "path_dependent", "2"] in rows
