@@ -237,12 +237,12 @@ class Calibration:
             "grid": [float(c) for c in self.curve["cost_scale"]],
             "mean_broken_through": [round(float(m), 3) for m in self.curve["mean"]],
             "bootstrap_failures": self.bootstrap_failures,
+            "warnings": fit_warnings(self),
             "scenario": scenario.name,
             "scenario_hash": f"sha256:{scenario.sha256}",
             "sweep": str(sweep_dir),
             "kctsim": kctsim.__version__,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "warnings": fit_warnings(self),
         }
 
 
@@ -336,9 +336,5 @@ def run_calibration(
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except BaseException:  # e.g. a full disk: no half-written file left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -194,9 +194,9 @@ class Scenario:
     levers: dict[str, Any] = field(default_factory=dict)
     tech_specs: dict[str, TechnologyType] = field(default_factory=dict)
     regime_levers: dict[str, Levers] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
     cells: tuple[Cell, ...] = ()
     data_files: dict[str, str] = field(default_factory=dict)
-    calibration: dict[str, Any] | None = None
     # Validated at load time, one per (regime, point), (technology, point) and point.
     _levers: dict[tuple[str, int], Levers] = field(default_factory=dict, repr=False)
     _techs: dict[tuple[str, int], TechnologyType] = field(default_factory=dict, repr=False)
@@ -218,9 +218,10 @@ class Scenario:
 
         Keys: ``name``, ``description``, ``path``, ``hash`` (``"sha256:<hex>"``),
         ``text``, ``seed``, ``replicates``, ``horizon``, ``data_files``,
-        ``calibration`` (the file ``[parameters] calibration`` chose, or None),
         ``cells`` and ``design`` (method, factors, samples, seed, number of
         points and, for ``sobol``, SALib's ``problem``).
+
+        ``calibration``: the fit ``[parameters] calibration`` chose (None if none).
         """
         d = self.design
         return {
@@ -229,11 +230,11 @@ class Scenario:
             "path": str(self.path) if self.path is not None else None,
             "hash": f"sha256:{self.sha256}",
             "text": self.text,
+            "calibration": self.calibration,
             "seed": self.seed,
             "replicates": self.replicates,
             "horizon": self.horizon,
             "data_files": dict(self.data_files),
-            "calibration": self.calibration,
             "cells": [
                 {
                     "label": c.label,
@@ -630,9 +631,9 @@ class _Reader:
             levers=levers,
             tech_specs={t: techs[t] for t in used_techs},
             regime_levers={r: regimes[r] for r in used_regimes},
+            calibration=self.calibration,
             cells=cells,
             data_files=dict(self.data_files),
-            calibration=self.calibration,
             _levers=point_levers,
             _techs=point_techs,
             _overrides=tuple(overrides),
