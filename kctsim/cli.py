@@ -318,30 +318,32 @@ def _note(message: str, kind: str = "note") -> None:
     print(f"{PROG}: {kind}: {message}", file=sys.stderr)
 
 
-def refuse_foreign_dir(out: Path, is_ours: Callable[[Path], bool], option: str = "--out") -> None:
-    """Refuse an output path that is a file, under a file, or a non-empty directory that
-    this command did not create (``is_ours`` recognises what it did create).
+def refuse_foreign_dir(out: Path, is_ours: Callable[[Path], bool], what: str) -> None:
+    """Refuse ``--out`` if it is a file, lies under a file, or is a non-empty directory
+    that does not hold ``what`` (``is_ours`` recognises it); writes nothing.
 
-    Checked before anything is written. The store engineer's shared output-directory
-    check replaces this function's body in one line when it lands.
+    The same rule and arguments as the store's shared ``kctsim.files.check_out_dir``
+    (store branch), which replaces this body in one line once merged.
     """
     if out.exists() and not out.is_dir():
-        raise UsageError(f"{option}: {out} is a file; give a directory path")
+        raise UsageError(f"--out: {out} is a file; give a directory path")
     for parent in out.absolute().parents:
         if parent.exists():
             if not parent.is_dir():
-                raise UsageError(f"{option}: {out}: {parent} is a file, not a directory")
+                raise UsageError(f"--out: {out}: {parent} is a file, not a directory")
             break
-    if out.is_dir():
-        try:
-            empty = not any(out.iterdir())
-        except PermissionError:
-            raise CommandFailed(f"{option}: {out}: no permission to read it") from None
-        if not empty and not is_ours(out):
-            raise UsageError(
-                f"{option}: {out} is not empty and was not written by this command; "
-                "choose another --out or remove it"
-            )
+    if not out.is_dir() or is_ours(out):
+        return
+    try:
+        others = sorted(p.name for p in out.iterdir())
+    except PermissionError:
+        raise CommandFailed(f"--out: {out}: no permission to read it") from None
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise UsageError(
+            f"--out: {out} is not empty ({shown}) and holds no {what}; "
+            "choose another --out or remove it"
+        )
 
 
 def _manifest_format(directory: Path) -> str | None:
@@ -440,7 +442,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, max_runs=args.max_runs)  # ConfigError: exit 2
     _check_executor_options(args, scenario.n_runs)
     out = args.out or Path("results/sweeps") / scenario.name
-    refuse_foreign_dir(out, _is_sweep_dir)
+    refuse_foreign_dir(out, _is_sweep_dir, "kctsim sweep")
     with _sweep_errors():
         report = run_sweep(
             scenario.runs(),
@@ -560,7 +562,7 @@ def export_command(args: argparse.Namespace) -> int:
         )
         raise UsageError(f"DIR: {directory} holds {kind} results, not a sweep{hint}")
     out = args.out or directory / args.format
-    refuse_foreign_dir(out, is_export_dir)
+    refuse_foreign_dir(out, is_export_dir, "kctsim export")
     try:
         paths = export_tables(directory, out, args.format, wide=args.wide)
     except ExportError as exc:
@@ -904,7 +906,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
             f"allowed: at most {args.max_runs:,} (raise the cap with --max-runs)"
         )
     _check_executor_options(args, n_runs)
-    refuse_foreign_dir(args.out, _is_calibration_dir)
+    refuse_foreign_dir(args.out, _is_calibration_dir, "kctsim calibration")
     costs = cal.grid_values(low, high, args.points)
     with _sweep_errors():
         fit, record = cal.run_calibration(
