@@ -66,6 +66,12 @@ class _Parser(argparse.ArgumentParser):
 # ------------------------------------------------------------ value checking
 
 
+def _clip(value: str, limit: int = 40) -> str:
+    """``repr(value)`` cut short: an error names the bad value, it does not replay it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def _name_type(kind: str, allowed: Callable[[], list[str]]) -> Callable[[str], str]:
     """An argparse type that accepts one of ``allowed()`` and names them all if not."""
 
@@ -76,7 +82,7 @@ def _name_type(kind: str, allowed: Callable[[], list[str]]) -> Callable[[str], s
         close = difflib.get_close_matches(value, names, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise argparse.ArgumentTypeError(
-            f"unknown {kind} {value!r}{hint}; allowed: {', '.join(names)}"
+            f"unknown {kind} {_clip(value)}{hint}; allowed: {', '.join(names)}"
         )
 
     check.__name__ = kind  # argparse names the type in some messages
@@ -99,7 +105,7 @@ def _int_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
         except ValueError:
             number = None
         if number is None or number < minimum or (maximum is not None and number > maximum):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {value!r}")
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {_clip(value)}")
         return number
 
     check.__name__ = "integer"
@@ -366,10 +372,12 @@ def _manifest_format(directory: Path) -> str | None:
     return str(manifest.get("format", ""))
 
 
-def _is_sweep_dir(directory: Path) -> bool:
-    from kctsim.experiment.store import FORMAT
+SWEEP_FORMATS = "kctsim-sweep/"
+"""Prefix of every sweep format (a newer store still reads the older formats)."""
 
-    return _manifest_format(directory) == FORMAT
+
+def _is_sweep_dir(directory: Path) -> bool:
+    return (_manifest_format(directory) or "").startswith(SWEEP_FORMATS)
 
 
 @contextmanager
@@ -540,7 +548,6 @@ def add_export(subparsers: Any) -> None:
 
 def export_command(args: argparse.Namespace) -> int:
     from kctsim.experiment.export import ExportError, export_tables, is_export_dir
-    from kctsim.experiment.store import FORMAT
 
     directory = args.directory
     if not directory.is_dir():
@@ -554,7 +561,7 @@ def export_command(args: argparse.Namespace) -> int:
             f"DIR: {directory} holds one run (`kctsim run`), not a sweep; its tables are "
             "already there as CSV and Parquet files"
         )
-    if kind != FORMAT:
+    if not kind.startswith(SWEEP_FORMATS):
         hint = (
             f"; export its sweeps, e.g. {directory / 'suite'}"
             if kind.startswith("kctsim-propositions")
@@ -586,7 +593,7 @@ def _positive_float(value: str) -> float:
     except ValueError:
         number = float("nan")
     if not (number > 0 and number < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {_clip(value)}")
     return number
 
 

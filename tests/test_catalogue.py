@@ -151,10 +151,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "cal": str(root / "calibration.json"),
         "port": str(port),
         "unwritable": UNWRITABLE,
+        "long": "x" * 5000,
+        "huge": "9" * 5000,
     }
 
 
-@pytest.mark.parametrize(("code", "fragment", "argv"), BAD_CLI, ids=[c[2] for c in BAD_CLI])
+@pytest.mark.parametrize(("code", "fragment", "argv"), BAD_CLI, ids=[c[2][:80] for c in BAD_CLI])
 def test_bad_command_line_is_refused_in_one_line(world, in_tmp, capsys, code, fragment, argv):
     values = world | {"tmp": str(in_tmp)}
     args = [arg.format(**values) for arg in shlex.split(argv)]
