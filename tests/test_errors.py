@@ -156,7 +156,8 @@ def test_ctrl_c_in_process_prints_one_line_and_exits_130(scenario, tmp_path, cap
     assert "interrupted (Ctrl-C)" in one_error(capsys)
 
 
-def test_ctrl_c_during_a_pool_sweep_prints_one_line_and_records_why(tmp_path):
+@pytest.mark.parametrize("executor", ["processes", "dask"])
+def test_ctrl_c_during_a_sweep_prints_one_line_and_records_why(tmp_path, executor):
     path = tmp_path / "long.toml"
     path.write_text(SCENARIO.replace("replicates = 2", "replicates = 400").replace("4\n", "40\n"))
     out = tmp_path / "out"
@@ -164,7 +165,7 @@ def test_ctrl_c_during_a_pool_sweep_prints_one_line_and_records_why(tmp_path):
     argv = [sys.executable, "-m", "kctsim.cli", "sweep", str(path), "--out", str(out)]
     # A session of its own: Ctrl-C at a terminal signals the whole process group.
     proc = subprocess.Popen(
-        [*argv, "--workers", "2", "--quiet"],
+        [*argv, "--executor", executor, "--workers", "2", "--quiet"],
         stderr=subprocess.PIPE,
         text=True,
         env=env,

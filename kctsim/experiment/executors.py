@@ -14,11 +14,13 @@ same route).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import multiprocessing
 import os
 import re
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -215,12 +217,14 @@ def _dask_executor(workers: int | None, scheduler: str | None) -> Iterator[Execu
 
     cluster = None
     if scheduler is None:
-        with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+        with dask.config.set(_LOCAL_CLUSTER_CONFIG), _workers_ignore_interrupt():
             cluster = LocalCluster(
                 n_workers=workers or default_workers(),
                 threads_per_worker=1,  # the model is pure Python + numpy: one run per process
                 processes=True,
                 dashboard_address=None,
+                # Workers log tasks cancelled by a Ctrl-C as warnings; errors still show.
+                silence_logs=logging.ERROR,
             )
         client = Client(cluster)
     else:
@@ -232,11 +236,39 @@ def _dask_executor(workers: int | None, scheduler: str | None) -> Iterator[Execu
     executor = client.get_executor(pure=False)
     try:
         yield executor
+    except BaseException:
+        # Stopped early (Ctrl-C, an error): runs still in flight die with the cluster,
+        # and Dask would log each lost connection as an error with its traceback.
+        _silence_dask_shutdown()
+        raise
     finally:
         executor.shutdown(wait=False)
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def _workers_ignore_interrupt() -> Iterator[None]:
+    """Start Dask's worker processes with Ctrl-C ignored, as pool workers do.
+
+    An ignored signal is inherited by the processes started meanwhile, so a
+    Ctrl-C reaches only this process, which stops the sweep and closes the
+    cluster; otherwise each worker prints its own KeyboardInterrupt traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be changed from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _silence_dask_shutdown() -> None:
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 # Dask's nanny fixes glibc's MALLOC_TRIM_THRESHOLD_ for its workers (and, for a
