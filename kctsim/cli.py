@@ -35,6 +35,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_SEED = 2**63 - 1
 """Largest seed (a seed is stored as a 64-bit integer in every results table)."""
 MAX_WORKERS = 4096
+"""Most --workers even with --force (beyond the cores it only costs memory)."""
 
 
 class UsageError(Exception):
@@ -520,9 +521,10 @@ def add_export(subparsers: Any) -> None:
         "--format",
         type=_name_type("format", lambda: list(FORMATS)),
         default="csv",
-        metavar="FMT",
-        help="csv, xlsx (one workbook, a sheet per table), dta (Stata 14+) or parquet "
-        "(default: csv)",
+        metavar="{" + ",".join(FORMATS) + "}",
+        help="csv; xlsx (one workbook, a sheet per table); dta (Stata 14 or later; names "
+        "made Stata-safe, the kctsim name kept as the variable label); parquet "
+        "(one file per table) (default: csv)",
     )
     p.add_argument(
         "--csv",
