@@ -153,6 +153,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "unwritable": UNWRITABLE,
         "long": "x" * 5000,
         "huge": "9" * 5000,
+        "longname": "n" * 300,
     }
 
 
