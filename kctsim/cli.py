@@ -5,15 +5,21 @@ and sets ``handler`` (a function ``Namespace -> int``) as a default; it is
 listed in :data:`SUBCOMMANDS`. To add one (sweep, propositions, report,
 dashboard), write such a function and append it there.
 
-Every usage error, bad value or refused write is reported as one line on
-stderr, ``kctsim: error: <what, where, what is allowed>``, with exit code 2,
-and nothing is written.
+Every failure is reported as one line on stderr, ``kctsim: error: <what,
+where, what is allowed>``, never a traceback: exit code 2 for bad input (a
+usage error, a bad value, a refused or malformed path, a damaged results
+directory), and nothing is written; exit code 1 when the input was fine but
+the environment failed (a full disk, no permission, an unreachable
+scheduler, too little memory). Ctrl-C prints one line too (exit code 130).
+No error echoes the content of a file.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import errno
+import json
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +31,11 @@ from kctsim.config import ConfigError, regime_names, technology_names
 from kctsim.results import ResultsExistError, check_out_dir, run_model, write_results
 
 PROG = "kctsim"
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_SEED = 2**63 - 1
+"""Largest seed (a seed is stored as a 64-bit integer in every results table)."""
+MAX_WORKERS = 4096
+"""Most --workers even with --force (beyond the cores it only costs memory)."""
 
 
 class UsageError(Exception):
@@ -57,6 +67,12 @@ class _Parser(argparse.ArgumentParser):
 # ------------------------------------------------------------ value checking
 
 
+def _clip(value: str, limit: int = 40) -> str:
+    """``repr(value)`` cut short: an error names the bad value, it does not replay it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def _name_type(kind: str, allowed: Callable[[], list[str]]) -> Callable[[str], str]:
     """An argparse type that accepts one of ``allowed()`` and names them all if not."""
 
@@ -67,7 +83,7 @@ def _name_type(kind: str, allowed: Callable[[], list[str]]) -> Callable[[str], s
         close = difflib.get_close_matches(value, names, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise argparse.ArgumentTypeError(
-            f"unknown {kind} {value!r}{hint}; allowed: {', '.join(names)}"
+            f"unknown {kind} {_clip(value)}{hint}; allowed: {', '.join(names)}"
         )
 
     check.__name__ = kind  # argparse names the type in some messages
@@ -90,7 +106,7 @@ def _int_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
         except ValueError:
             number = None
         if number is None or number < minimum or (maximum is not None and number > maximum):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {value!r}")
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {_clip(value)}")
         return number
 
     check.__name__ = "integer"
@@ -156,10 +172,11 @@ def add_run(subparsers: Any) -> None:
     )
     p.add_argument(
         "--seed",
-        type=_int_type(0),
+        type=_int_type(0, MAX_SEED),
         default=0,
         metavar="S",
-        help="random seed, an integer >= 0; the same seed gives the same run (default: 0)",
+        help=f"random seed, an integer from 0 to {MAX_SEED}; the same seed gives the same run "
+        "(default: 0)",
     )
     p.add_argument(
         "--out",
@@ -239,10 +256,16 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
     """--workers, --executor and --scheduler, shared by every command that sweeps."""
     p.add_argument(
         "--workers",
-        type=_int_type(1),
+        type=_int_type(1, MAX_WORKERS),
         default=None,
         metavar="N",
-        help="worker processes, an integer >= 1 (default: all cores)",
+        help="worker processes, an integer from 1 to the number of cores (more with --force) "
+        "(default: all cores)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start --workers processes even if that is more than the cores of this machine",
     )
     p.add_argument(
         "--executor",
@@ -263,14 +286,105 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _check_executor_options(args: argparse.Namespace) -> None:
-    if args.scheduler and args.executor != "dask":
-        raise UsageError("--scheduler: only used with --executor dask")
+def _check_executor_options(args: argparse.Namespace, n_runs: int | None = None) -> None:
+    """Check --executor, --scheduler and --workers before anything is written.
+
+    A scheduler address is parsed (malformed: exit 2) and probed with one
+    connection (nobody there: exit 1), so neither leaves a sweep directory
+    behind. --workers above the cores is capped with a note unless --force;
+    it is never above the number of runs (idle processes only cost memory).
+    """
+    from kctsim.experiment.executors import (
+        SchedulerAddressError,
+        SchedulerError,
+        check_scheduler,
+        default_workers,
+    )
+
+    if args.scheduler is not None:
+        if args.executor != "dask":
+            raise UsageError("--scheduler: only used with --executor dask")
+        try:
+            check_scheduler(args.scheduler)
+        except SchedulerAddressError as exc:
+            raise UsageError(str(exc)) from None
+        except SchedulerError as exc:
+            raise CommandFailed(str(exc)) from None
+    cores = default_workers()
+    if args.workers is not None and args.workers > cores and not args.force:
+        _note(
+            f"--workers {args.workers} is more than the {cores} cores of this machine; "
+            f"using {cores} (pass --force to start {args.workers})"
+        )
+        args.workers = cores
+    if args.workers is not None and n_runs:
+        args.workers = min(args.workers, n_runs)
+
+
+def _note(message: str, kind: str = "note") -> None:
+    print(f"{PROG}: {kind}: {message}", file=sys.stderr)
+
+
+def refuse_foreign_dir(out: Path, is_ours: Callable[[Path], bool], what: str) -> None:
+    """Refuse ``--out`` if it is a file, lies under a file, or is a non-empty directory
+    that does not hold ``what`` (``is_ours`` recognises it); writes nothing.
+
+    The same rule and arguments as the store's shared ``kctsim.files.check_out_dir``
+    (store branch), which replaces this body in one line once merged.
+    """
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file; give a directory path")
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"--out: {out}: {parent} is a file, not a directory")
+            break
+    if not out.is_dir() or is_ours(out):
+        return
+    try:
+        others = sorted(p.name for p in out.iterdir())
+    except PermissionError:
+        raise CommandFailed(f"--out: {out}: no permission to read it") from None
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise UsageError(
+            f"--out: {out} is not empty ({shown}) and holds no {what}; "
+            "choose another --out or remove it"
+        )
+
+
+def _manifest_format(directory: Path) -> str | None:
+    """The ``format`` of ``directory/manifest.json``: '' if it has none, None if no manifest.
+
+    Raises:
+        UsageError: the manifest is damaged (a directory, not JSON, not an object).
+    """
+    path = directory / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a kctsim manifest") from None
+    except (ValueError, RecursionError):
+        raise UsageError(f"{path}: is not valid JSON; the directory is damaged") from None
+    if not isinstance(manifest, dict):
+        raise UsageError(f"{path}: is not a kctsim manifest (not a JSON object)")
+    return str(manifest.get("format", ""))
+
+
+SWEEP_FORMATS = "kctsim-sweep/"
+"""Prefix of every sweep format (a newer store still reads the older formats)."""
+
+
+def _is_sweep_dir(directory: Path) -> bool:
+    return (_manifest_format(directory) or "").startswith(SWEEP_FORMATS)
 
 
 @contextmanager
 def _sweep_errors() -> Iterator[None]:
     """A refused output directory is a usage error; a broken executor, a failure."""
+    from kctsim.experiment.executors import SchedulerError
     from kctsim.experiment.runner import SweepAbortedError
     from kctsim.experiment.store import SweepExistsError, SweepLockedError
 
@@ -280,6 +394,21 @@ def _sweep_errors() -> Iterator[None]:
         raise UsageError(f"--out: {exc}") from exc
     except SweepAbortedError as exc:
         raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
+    except SchedulerError as exc:
+        raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
+
+
+def _add_max_runs(p: argparse.ArgumentParser) -> None:
+    from kctsim.experiment.scenario import MAX_RUNS
+
+    p.add_argument(
+        "--max-runs",
+        type=_int_type(1),
+        default=MAX_RUNS,
+        metavar="N",
+        help=f"refuse a sweep of more runs than this, before anything is allocated "
+        f"(default: {MAX_RUNS:,})",
+    )
 
 
 def add_sweep(subparsers: Any) -> None:
@@ -297,6 +426,7 @@ def add_sweep(subparsers: Any) -> None:
     )
     p.add_argument("scenario", type=Path, metavar="SCENARIO", help="path of the scenario file")
     add_executor_options(p)
+    _add_max_runs(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -318,11 +448,10 @@ def sweep_command(args: argparse.Namespace) -> int:
     from kctsim.experiment.runner import run_sweep
     from kctsim.experiment.scenario import load_scenario
 
-    _check_executor_options(args)
-    scenario = load_scenario(args.scenario)  # ConfigError: one line, exit 2
+    scenario = load_scenario(args.scenario, max_runs=args.max_runs)  # ConfigError: exit 2
+    _check_executor_options(args, scenario.n_runs)
     out = args.out or Path("results/sweeps") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} is a file; give a directory path")
+    refuse_foreign_dir(out, _is_sweep_dir, "kctsim sweep")
     with _sweep_errors():
         report = run_sweep(
             scenario.runs(),
@@ -335,36 +464,125 @@ def sweep_command(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     print(report.summary())
+    table = breakthrough_table(out)
+    if table:
+        print(f"\n{table}")
     return EXIT_OK if report.status == "complete" and not report.failed else EXIT_FAILURE
+
+
+def breakthrough_table(sweep_dir: Path) -> str:
+    """Share of runs broken through and median quarter of breakthrough, by type x regime.
+
+    The median quarter is the quarter by which half the runs of a row had broken
+    through ('-' if fewer than half did by the horizon); failed runs are left out.
+    """
+    from kctsim.experiment.store import load_results, read_manifest
+
+    runs = load_results(sweep_dir, tables=("runs",))["runs"]
+    if runs.empty or "broke_through" not in runs:
+        return ""
+    ok = runs[runs["status"] == "ok"]
+    # A scenario of cells labels its runs by cell; the table is by technology type.
+    cells = read_manifest(sweep_dir).get("scenario", {}).get("cells") or []
+    if cells:
+        types = {c["label"]: c["technology"] for c in cells}
+        ok = ok.assign(technology=ok["technology"].map(types).fillna(ok["technology"]))
+    rows = []
+    for (tech, regime), group in ok.groupby(["technology", "regime"], sort=False):
+        broke = group["broke_through"].astype(bool)
+        ticks = sorted(group.loc[broke, "breakthrough_tick"].astype(int))
+        half = math.ceil(len(group) / 2)
+        median = str(ticks[half - 1]) if len(ticks) >= half else "-"
+        rows.append((str(tech), str(regime), str(len(group)), f"{broke.mean():.2f}", median))
+    head = ("technology", "regime", "runs", "broken through", "median quarter")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=True)) for r in [head, *rows]]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 # ---------------------------------------------------------------- kctsim export
 
 
 def add_export(subparsers: Any) -> None:
-    """``kctsim export``: CSV copies of a sweep's tables."""
+    """``kctsim export``: a sweep's tables as CSV, Excel, Stata or Parquet files."""
+    from kctsim.experiment.export import FORMATS
+
     p = subparsers.add_parser(
         "export",
-        help="write CSV copies of a sweep's tables",
+        help="write a sweep's tables as CSV, Excel, Stata or Parquet files",
         description=(
-            "Write CSV copies of the runs, metrics and ledger tables of a sweep "
-            "directory (only committed runs) into DIR/csv/."
+            "Write the runs, metrics and ledger tables of a sweep directory (only "
+            "committed runs) into DIR/<format>/ (or --out), with export.json saying "
+            "what was written; an earlier export there is replaced."
         ),
     )
     p.add_argument("directory", type=Path, metavar="DIR", help="a sweep directory")
     p.add_argument(
-        "--csv", action="store_true", required=True, help="export as CSV (the only format)"
+        "--format",
+        type=_name_type("format", lambda: list(FORMATS)),
+        default="csv",
+        metavar="{" + ",".join(FORMATS) + "}",
+        help="csv; xlsx (one workbook, a sheet per table); dta (Stata 14 or later; names "
+        "made Stata-safe, the kctsim name kept as the variable label); parquet "
+        "(one file per table) (default: csv)",
+    )
+    p.add_argument(
+        "--csv",
+        dest="format",
+        action="store_const",
+        const="csv",
+        help="the same as --format csv",
+    )
+    p.add_argument(
+        "--wide",
+        action="store_true",
+        help="per-tick metrics as one column per metric (default: long, one row per metric)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="folder to write (default: DIR/<format>)",
     )
     p.set_defaults(handler=export_command)
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from kctsim.experiment.store import MANIFEST, export_csv
+    from kctsim.experiment.export import ExportError, export_tables, is_export_dir
 
-    if not (args.directory / MANIFEST).is_file():
-        raise UsageError(f"DIR: {args.directory} is not a kctsim sweep directory (no {MANIFEST})")
-    paths = export_csv(args.directory)
-    print(f"wrote {len(paths)} files to {args.directory / 'csv'}/")
+    directory = args.directory
+    if not directory.is_dir():
+        what = "is a file" if directory.exists() else "does not exist"
+        raise UsageError(f"DIR: {directory} {what}; give a sweep directory")
+    kind = _manifest_format(directory)
+    if kind is None:
+        raise UsageError(f"DIR: {directory} is not a kctsim sweep directory (no manifest.json)")
+    if kind == "":  # `kctsim run` writes a manifest without a format
+        raise UsageError(
+            f"DIR: {directory} holds one run (`kctsim run`), not a sweep; its tables are "
+            "already there as CSV and Parquet files"
+        )
+    if not kind.startswith(SWEEP_FORMATS):
+        hint = (
+            f"; export its sweeps, e.g. {directory / 'suite'}"
+            if kind.startswith("kctsim-propositions")
+            else ""
+        )
+        raise UsageError(f"DIR: {directory} holds {kind} results, not a sweep{hint}")
+    out = args.out or directory / args.format
+    refuse_foreign_dir(out, is_export_dir, "kctsim export")
+    try:
+        paths = export_tables(directory, out, args.format, wide=args.wide)
+    except ExportError as exc:
+        raise UsageError(f"--format {args.format}: {exc}") from None
+    except FileNotFoundError as exc:  # a committed part file is gone
+        raise UsageError(f"DIR: {exc}; the sweep directory is damaged") from None
+    except OSError as exc:  # nothing half-written: the export is staged, then moved
+        if exc.errno in _PATH_SHAPE_ERRORS:
+            raise UsageError(f"--out: cannot write {out}: {exc.strerror}") from None
+        raise CommandFailed(f"cannot write {out}: {_os_error_text(exc)}") from None
+    print(f"wrote {len(paths)} files to {out}/")
     return EXIT_OK
 
 
@@ -377,8 +595,12 @@ def _positive_float(value: str) -> float:
     except ValueError:
         number = float("nan")
     if not (number > 0 and number < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {_clip(value)}")
     return number
+
+
+MAX_SUITE_REPLICATES = 10_000
+"""Largest --replicates and robustness sizes of the suite (a sweep of 18 x R runs)."""
 
 
 def add_propositions(subparsers: Any) -> None:
@@ -401,7 +623,7 @@ def add_propositions(subparsers: Any) -> None:
     )
     p.add_argument(
         "--replicates",
-        type=_int_type(2),
+        type=_int_type(2, MAX_SUITE_REPLICATES),
         default=None,
         metavar="R",
         help=f"replicates per technology type and regime (default: {d.replicates}; "
@@ -416,21 +638,29 @@ def add_propositions(subparsers: Any) -> None:
     )
     p.add_argument(
         "--seed",
-        type=_int_type(0),
+        type=_int_type(0, MAX_SEED),
         default=d.seed,
         metavar="S",
-        help=f"root seed (default: {d.seed})",
+        help=f"root seed, an integer from 0 to {MAX_SEED} (default: {d.seed})",
     )
     p.add_argument(
         "--cost-scale",
         type=_positive_float,
         default=None,
         metavar="C",
-        help="global R&D cost scale (default: the calibrated value, see `kctsim calibrate`)",
+        help="global R&D cost scale (default: the shipped calibration's value)",
+    )
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="take the cost scale from this calibration.json of `kctsim calibrate` "
+        "(default: the calibration shipped with kctsim)",
     )
     p.add_argument(
         "--robustness-samples",
-        type=_int_type(0),
+        type=_int_type(0, MAX_SUITE_REPLICATES),
         default=d.robustness_samples,
         metavar="N",
         help=f"Latin-hypercube worlds per technology type, 0 for none "
@@ -438,7 +668,7 @@ def add_propositions(subparsers: Any) -> None:
     )
     p.add_argument(
         "--robustness-replicates",
-        type=_int_type(2),
+        type=_int_type(2, MAX_SUITE_REPLICATES),
         default=d.robustness_replicates,
         metavar="R",
         help=f"replicates per regime in each world (default: {d.robustness_replicates})",
@@ -471,23 +701,18 @@ def propositions_command(args: argparse.Namespace) -> int:
     from kctsim.analysis.suite import run_suite
 
     _check_executor_options(args)
+    cost_scale, source = _chosen_cost_scale(args)
     settings = Settings(
         replicates=args.replicates or (QUICK["replicates"] if args.quick else Settings.replicates),
         ticks=args.ticks,
         seed=args.seed,
-        cost_scale=args.cost_scale,
+        cost_scale=cost_scale,
         robustness_samples=0 if args.quick else args.robustness_samples,
         robustness_replicates=args.robustness_replicates,
         quick=args.quick,
+        cost_scale_source=source,  # recorded in the manifest and the report
     )
     out = args.out or Path("results/propositions_quick" if args.quick else "results/propositions")
-    try:
-        settings = settings.resolved()
-    except FileNotFoundError as exc:  # no packaged calibration
-        raise UsageError(
-            f"no calibrated cost scale ({exc}); run `kctsim calibrate "
-            "scenarios/chokepoints_2018.toml --save` or pass --cost-scale"
-        ) from exc
     with _sweep_errors():
         run_suite(
             out,
@@ -499,6 +724,29 @@ def propositions_command(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     return _report(out, quiet=args.quiet)
+
+
+def _chosen_cost_scale(args: argparse.Namespace) -> tuple[float, str]:
+    """The cost scale of the suite and where it came from (said in the manifest and report).
+
+    --cost-scale, else --calibration FILE, else the calibration shipped with kctsim;
+    a calibration's warnings are repeated on stderr.
+    """
+    from kctsim.analysis.calibration import calibration_record
+
+    if args.cost_scale is not None:
+        if args.calibration is not None:
+            raise UsageError("--calibration: give either --cost-scale or --calibration")
+        return args.cost_scale, "--cost-scale"
+    record = calibration_record(args.calibration)  # CalibrationFileError: one line, exit 2
+    for warning in record.get("warnings", []):
+        _note(f"calibration {record['file']}: {warning}", "warning")
+    low, high = record.get("ci_low"), record.get("ci_high")
+    interval = f" [{low:.4g}, {high:.4g}]" if isinstance(low, float | int) and high else ""
+    return float(record["cost_scale"]), (
+        f"calibration {record['file']} ({record.get('scenario', '?')}, "
+        f"{record.get('created', '?')}): {record['cost_scale']:.4g}{interval}"
+    )
 
 
 def _report(out: Path, quiet: bool) -> int:
@@ -544,7 +792,24 @@ def add_report(subparsers: Any) -> None:
 def report_command(args: argparse.Namespace) -> int:
     if not args.directory.is_dir():
         raise UsageError(f"DIR: {args.directory} is not a directory")
+    _check_sweeps_finished(args.directory)
     return _report(args.directory, quiet=args.quiet)
+
+
+def _check_sweeps_finished(out: Path) -> None:
+    """Refuse a propositions directory whose robustness sweeps hold no or not all runs
+    (the analysis would divide by nothing)."""
+    from kctsim.analysis.suite import ROBUSTNESS
+    from kctsim.experiment.store import sweep_status
+
+    for manifest in sorted((out / ROBUSTNESS).glob("*/manifest.json")):
+        status = sweep_status(manifest.parent)
+        if status["committed"] < status["n_runs"]:
+            raise UsageError(
+                f"DIR: {manifest.parent} holds {status['committed']} of {status['n_runs']} "
+                f"runs; finish it with `kctsim propositions --resume --out {out}` and the "
+                "same options"
+            )
 
 
 # ------------------------------------------------------------- kctsim calibrate
@@ -563,7 +828,10 @@ def add_calibrate(subparsers: Any) -> None:
             "geometric grid of cost scales with common random numbers, and find the cost "
             "scale at which the mean number broken through equals the target, with a "
             "bootstrap interval over replicates. Writes calibration.json, curve.csv and "
-            "a figure into --out; --save also makes it the default of `kctsim propositions`."
+            "a figure into --out, and nothing else; use the fit with `kctsim propositions "
+            "--calibration OUT/calibration.json` or `[parameters] calibration = FILE` in a "
+            "scenario. A fit of fewer than 8 replicates, or whose estimate sits on the edge "
+            "of its interval, is flagged with a warning (also in calibration.json)."
         ),
     )
     p.add_argument("scenario", type=Path, metavar="SCENARIO", help="path of the scenario file")
@@ -597,6 +865,7 @@ def add_calibrate(subparsers: Any) -> None:
         help=f"technologies to be broken through at the horizon (default: {TARGET})",
     )
     add_executor_options(p)
+    _add_max_runs(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -605,28 +874,29 @@ def add_calibrate(subparsers: Any) -> None:
         help="output directory (default: results/calibration)",
     )
     p.add_argument("--resume", action="store_true", help="finish the grid sweep already in --out")
-    p.add_argument(
-        "--save",
-        action="store_true",
-        help="write the fit into the package (kctsim/data/calibration.toml): the new default",
-    )
+    # Gone: it wrote the fit into the installed package. Kept only to say what replaced it.
+    p.add_argument("--save", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=calibrate_command)
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
     import dataclasses
-    from importlib import resources
 
     from kctsim.analysis import calibration as cal
     from kctsim.experiment.scenario import load_scenario
     from kctsim.report.figures import plot_calibration, save_figure
 
-    _check_executor_options(args)
+    if args.save:
+        raise UsageError(
+            "--save: calibrate no longer writes into the package; its fit is "
+            "OUT/calibration.json, chosen with `kctsim propositions --calibration FILE` "
+            "(developers change the shipped default with scripts/update_shipped_calibration.py)"
+        )
     low, high = args.grid
     if not low < high:
         raise UsageError(f"--grid: LOW must be below HIGH, got {low:g} {high:g}")
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, max_runs=args.max_runs)
     if not scenario.cells:
         raise UsageError(
             f"{args.scenario}: has no [cells]; calibration counts the cells broken through "
@@ -636,8 +906,16 @@ def calibrate_command(args: argparse.Namespace) -> int:
         raise UsageError(f"--target: {args.target} is more than the {len(scenario.cells)} cells")
     if args.replicates:
         scenario = dataclasses.replace(scenario, replicates=args.replicates)
-    if args.out.exists() and not args.out.is_dir():
-        raise UsageError(f"--out: {args.out} is a file; give a directory path")
+    n_runs = len(scenario.combinations()) * len(scenario.design.points) * scenario.replicates
+    n_runs *= args.points
+    if n_runs > args.max_runs:
+        raise UsageError(
+            f"the calibration grid has {n_runs:,} runs ({args.points} cost scales x "
+            f"{scenario.replicates:,} replicates x {len(scenario.combinations())} cells); "
+            f"allowed: at most {args.max_runs:,} (raise the cap with --max-runs)"
+        )
+    _check_executor_options(args, n_runs)
+    refuse_foreign_dir(args.out, _is_calibration_dir, "kctsim calibration")
     costs = cal.grid_values(low, high, args.points)
     with _sweep_errors():
         fit, record = cal.run_calibration(
@@ -659,16 +937,28 @@ def calibrate_command(args: argparse.Namespace) -> int:
             f"{fit.curve['mean'].min():.1f} on the grid and never crosses {args.target}; "
             "widen --grid"
         )
+    path = args.out / "calibration.json"
     print(
         f"cost_scale = {fit.cost_scale:.4g} (95% interval {fit.ci_low:.4g} to {fit.ci_high:.4g}; "
-        f"{fit.replicates} replicates of {fit.n_technologies} technologies); "
-        f"written to {args.out / 'calibration.json'}"
+        f"{fit.replicates} replicates of {fit.n_technologies} technologies); written to {path}"
     )
-    if args.save:
-        target = Path(str(resources.files("kctsim").joinpath(cal.CALIBRATION_FILE)))
-        cal.write_calibration_toml(record, target)
-        print(f"saved as the default cost scale in {target}")
+    for warning in record["warnings"]:
+        _note(warning, "warning")
+    print(f"use it with: kctsim propositions --calibration {path}")
     return EXIT_OK
+
+
+def _is_calibration_dir(out: Path) -> bool:
+    """What `kctsim calibrate` leaves: a calibration.json of its format, or its grid sweep."""
+    from kctsim.analysis.calibration import FORMAT
+
+    fit = out / "calibration.json"
+    if fit.is_file():
+        try:
+            return json.loads(fit.read_text("utf-8")).get("format") == FORMAT
+        except (OSError, ValueError, AttributeError):
+            return False
+    return (out / "sweep").is_dir() and _is_sweep_dir(out / "sweep")
 
 
 # ------------------------------------------------------------- kctsim dashboard
@@ -748,7 +1038,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``kctsim``; returns the exit code."""
+    """Entry point of ``kctsim``; returns the exit code.
+
+    Every failure ends here as one line (see the module docstring); an error
+    that is none of those below is a bug and keeps its traceback.
+    """
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -760,7 +1054,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailed as exc:
         return _fail(str(exc), EXIT_FAILURE)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail(
+            "interrupted (Ctrl-C); runs already finished are kept: rerun with --resume "
+            "to continue a sweep",
+            EXIT_INTERRUPTED,
+        )
+    except MemoryError:
+        return _fail("out of memory; use fewer --workers or a smaller sweep", EXIT_FAILURE)
+    except RecursionError:
+        return _fail("the input is nested too deeply to read", EXIT_USAGE)
+    except OSError as exc:
+        return _fail(_os_error_text(exc), _os_error_code(exc))
+    except Exception as exc:
+        if _is_damaged_results(exc):
+            return _fail(str(exc), EXIT_USAGE)
+        raise
+
+
+# Path shapes the user chose: bad input. Anything else (permission, full disk): the environment.
+_PATH_SHAPE_ERRORS = (errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP)
+
+
+def _os_error_code(exc: OSError) -> int:
+    return EXIT_USAGE if exc.errno in _PATH_SHAPE_ERRORS else EXIT_FAILURE
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``<path>: <reason>`` of an OSError, with what to do for the usual causes."""
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = {
+        errno.ENOSPC: "the disk is full; free space and rerun (a sweep: with --resume)",
+        errno.EDQUOT: "the disk quota is used up; free space and rerun",
+        errno.EACCES: "no permission; choose another --out",
+        errno.EPERM: "not permitted; choose another --out",
+        errno.EROFS: "the file system is read-only; choose another --out",
+        errno.ENOTDIR: "a part of the path is a file, not a directory",
+    }.get(exc.errno or 0)
+    text = f"{where}: {reason}" if where else reason
+    return f"{text}; {hint}" if hint else text
+
+
+def _is_damaged_results(exc: Exception) -> bool:
+    """A results directory contradicts itself (corrupt manifest, log or parts): bad input."""
+    from kctsim.experiment.store import SweepCorruptError
+
+    return isinstance(exc, SweepCorruptError)
 
 
 def _fail(message: str, code: int) -> int:

@@ -69,9 +69,9 @@ pd.DataFrame({"status quo": STATUS_QUO, "matching mode": MATCHING_MODE})
 # %% [markdown]
 # ## The calibrated cost scale
 #
-# Read from the package's calibration (`kctsim calibrate scenarios/chokepoints_2018.toml
-# --save` writes it); until a calibration has been saved, the scenario's own value or the
-# model's default is used, and the notebook says which.
+# Read from the calibration shipped with kctsim (`kctsim/data/calibration.toml`, a fit
+# of `kctsim calibrate`); without it, the scenario's own value or the model's default is
+# used, and the notebook says which.
 
 
 # %%

@@ -12,12 +12,19 @@ replicate count the technologies broken through; interpolate the mean count
 linearly in log cost scale and solve for the target. The uncertainty is a
 bootstrap over replicates (each replicate is one possible 2018-2023 history of
 all 35), re-solving each time.
+
+A fit is written to the output directory of ``kctsim calibrate`` only (never
+into the package); it is used when chosen explicitly, with ``kctsim
+propositions --calibration FILE`` or ``[parameters] calibration = "FILE"`` in a
+scenario. The shipped default, ``kctsim/data/calibration.toml``, changes only
+when a developer runs ``scripts/update_shipped_calibration.py`` on purpose.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,24 +36,114 @@ import numpy as np
 import pandas as pd
 
 import kctsim
+from kctsim.config import ConfigError
 from kctsim.experiment.scenario import Scenario
 from kctsim.experiment.spec import RunSpec
 
 TARGET = 21
 """Chokepoint technologies broken through by 2023 (35 reported in 2018, 14 still missing)."""
 CALIBRATION_FILE = "data/calibration.toml"
+"""The shipped default, inside the package: read here, written only by
+``scripts/update_shipped_calibration.py``."""
+FORMAT = "kctsim-calibration/1"
 CONFIDENCE = 0.95
+MIN_REPLICATES = 8
+"""Fewer replicates than this and the bootstrap interval is too rough to trust: a warning."""
+EDGE = 0.01
+"""An estimate within 1% (in log cost) of an end of its interval sits on its edge: a warning."""
 
 
-def calibrated_cost_scale() -> float:
-    """The cost scale that ``kctsim calibrate --save`` wrote into the package."""
-    return float(calibration_record()["cost_scale"])
+class CalibrationFileError(ConfigError):
+    """A calibration file is not one ``kctsim calibrate`` wrote (one line, exit code 2)."""
 
 
-def calibration_record() -> dict[str, Any]:
-    """Everything the packaged calibration records (value, interval, how it was made)."""
-    path = resources.files("kctsim").joinpath(CALIBRATION_FILE)
-    return tomllib.loads(path.read_text("utf-8"))
+def calibrated_cost_scale(path: str | Path | None = None) -> float:
+    """The cost scale of a calibration file (default: the shipped calibration)."""
+    return float(calibration_record(path)["cost_scale"])
+
+
+def calibration_record(path: str | Path | None = None) -> dict[str, Any]:
+    """Everything a calibration records (value, interval, how it was made).
+
+    Args:
+        path: a ``calibration.json`` written by ``kctsim calibrate`` (or a TOML
+            file of the same keys); default: the calibration shipped in the package.
+
+    Raises:
+        CalibrationFileError: the file is missing or not a calibration.
+    """
+    if path is None:
+        packaged = resources.files("kctsim").joinpath(CALIBRATION_FILE)
+        record = parse_calibration(packaged.read_bytes(), f"kctsim/{CALIBRATION_FILE}")
+        return record | {"file": f"kctsim/{CALIBRATION_FILE} (shipped)"}
+    path = Path(path)
+    if path.is_dir():
+        raise CalibrationFileError(
+            f"{path}: is a directory; give its calibration.json (written by `kctsim calibrate`)"
+        )
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CalibrationFileError(f"{path}: no such calibration file") from None
+    except OSError as exc:
+        raise CalibrationFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    return parse_calibration(raw, str(path)) | {"file": str(path)}
+
+
+def parse_calibration(raw: bytes, where: str) -> dict[str, Any]:
+    """A calibration record from the bytes of a JSON or TOML calibration file.
+
+    Raises:
+        CalibrationFileError: not UTF-8, not JSON/TOML, or no positive ``cost_scale``.
+    """
+    allowed = "allowed: a calibration.json written by `kctsim calibrate`"
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CalibrationFileError(f"{where}: is not UTF-8 text; {allowed}") from None
+    try:
+        record = _json_or_toml(text)
+    except (ValueError, RecursionError):  # JSON and TOML syntax errors are ValueErrors
+        raise CalibrationFileError(f"{where}: is neither JSON nor TOML; {allowed}") from None
+    if not isinstance(record, dict) or "cost_scale" not in record:
+        raise CalibrationFileError(f"{where}: has no cost_scale; {allowed}")
+    value = record["cost_scale"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise CalibrationFileError(
+            f"{where}: cost_scale is not a positive number (the fit failed?); {allowed}"
+        )
+    return record
+
+
+def _json_or_toml(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return tomllib.loads(text)
+
+
+def fit_warnings(cal: Calibration, grid: list[float] | None = None) -> list[str]:
+    """Why a fit should not be trusted (empty if there is no reason)."""
+    out = []
+    if cal.replicates < MIN_REPLICATES:
+        out.append(
+            f"only {cal.replicates} replicates (at least {MIN_REPLICATES} are needed for a "
+            "usable interval); rerun with more --replicates"
+        )
+    point, low, high = cal.cost_scale, cal.ci_low, cal.ci_high
+    if not (math.isfinite(low) and math.isfinite(high)):
+        out.append("the bootstrap gave no interval; rerun with more --replicates")
+    elif math.isfinite(point) and (math.log(point / low) <= EDGE or math.log(high / point) <= EDGE):
+        out.append(
+            f"the estimate {point:.4g} sits on the edge of its interval "
+            f"[{low:.4g}, {high:.4g}]; rerun with more --replicates"
+        )
+    if cal.bootstrap_failures:
+        out.append(
+            f"{cal.bootstrap_failures} bootstrap samples never crossed the target on the grid, "
+            "so the interval is cut off by the grid; widen --grid"
+        )
+    return out
 
 
 def grid_values(low: float, high: float, points: int) -> list[float]:
@@ -128,6 +225,7 @@ class Calibration:
 
     def record(self, scenario: Scenario, sweep_dir: Path) -> dict[str, Any]:
         return {
+            "format": FORMAT,
             "cost_scale": self.cost_scale,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
@@ -139,6 +237,7 @@ class Calibration:
             "grid": [float(c) for c in self.curve["cost_scale"]],
             "mean_broken_through": [round(float(m), 3) for m in self.curve["mean"]],
             "bootstrap_failures": self.bootstrap_failures,
+            "warnings": fit_warnings(self),
             "scenario": scenario.name,
             "scenario_hash": f"sha256:{scenario.sha256}",
             "sweep": str(sweep_dir),
@@ -186,8 +285,9 @@ def fit(runs: pd.DataFrame, target: int = TARGET, seed: int = 0, n_boot: int = 2
 def write_calibration_toml(record: dict[str, Any], path: Path) -> None:
     """Write the calibration record as TOML (flat keys, numbers, strings, lists)."""
     lines = [
-        "# Written by `kctsim calibrate --save`: the global cost scale fitted on the",
-        "# 2018 chokepoint scenario (docs/ODD.md, MODEL.md section 9). Do not edit by hand.",
+        "# Written by scripts/update_shipped_calibration.py from a `kctsim calibrate` fit:",
+        "# the global cost scale fitted on the 2018 chokepoint scenario (docs/ODD.md,",
+        "# MODEL.md section 9). Do not edit by hand.",
     ]
     for key, value in record.items():
         lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
@@ -207,8 +307,8 @@ def run_calibration(
 ) -> tuple[Calibration, dict[str, Any]]:
     """Run (or resume) the calibration grid into ``out_dir/sweep`` and fit it.
 
-    Writes ``calibration.json`` and ``curve.csv`` next to the sweep and returns
-    the fit and its record.
+    Writes ``calibration.json`` and ``curve.csv`` next to the sweep (nothing
+    into the package) and returns the fit and its record.
     """
     from kctsim.experiment.runner import run_sweep
     from kctsim.experiment.store import load_results

@@ -44,19 +44,27 @@ Point = dict[str, Any]
 # ---------------------------------------------------------------- checking
 
 
+def clip(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error never echoes a whole file."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() refuses > 4300 digits
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def number(value: Any, where: str, lo: float, hi: float, integer: bool = False) -> int | float:
     """``value`` as a number in ``[lo, hi]`` (an ``int`` if ``integer``), or a ConfigError."""
     kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+        raise ConfigError(f"{where}: expected {kind}, got {clip(value)}")
     if isinstance(value, int) and abs(value) > 2**63:  # float() of a huge int overflows
-        raise ConfigError(f"{where}: {value} is outside the allowed range [{lo}, {hi}]")
+        raise ConfigError(f"{where}: {clip(value)} is outside the allowed range [{lo}, {hi}]")
     if not math.isfinite(value):
-        raise ConfigError(f"{where}: expected {kind} in [{lo}, {hi}], got {value!r}")
+        raise ConfigError(f"{where}: expected {kind} in [{lo}, {hi}], got {clip(value)}")
     if integer and not float(value).is_integer():
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        raise ConfigError(f"{where}: expected an integer, got {clip(value)}")
     if not lo <= value <= hi:
-        raise ConfigError(f"{where}: {value!r} is outside the allowed range [{lo}, {hi}]")
+        raise ConfigError(f"{where}: {clip(value)} is outside the allowed range [{lo}, {hi}]")
     return int(value) if integer else float(value)
 
 
@@ -64,7 +72,7 @@ def choice(value: Any, where: str, allowed: Sequence[str]) -> str:
     """``value`` if it is one of ``allowed``, or a ConfigError naming them."""
     if not isinstance(value, str) or value not in allowed:
         raise ConfigError(
-            f"{where}: {value!r} is not allowed{suggest(str(value), list(allowed))}; "
+            f"{where}: {clip(value)} is not allowed{suggest(str(value), list(allowed))}; "
             f"allowed: {', '.join(allowed)}"
         )
     return value
@@ -150,7 +158,7 @@ def check_value(name: str, value: Any, where: str, generated: bool = False) -> A
         return choice(value, where, CATEGORICAL_FACTORS[name])
     if name in LIST_FACTORS:
         if not isinstance(value, list | tuple) or not value:
-            raise ConfigError(f"{where}: expected a non-empty list of numbers, got {value!r}")
+            raise ConfigError(f"{where}: expected a non-empty list of numbers, got {clip(value)}")
         return [number(v, where, 0.0, 1e6) for v in value]
     lo, hi, integer = NUMERIC_FACTORS[name]
     if generated and integer and isinstance(value, int | float) and math.isfinite(value):
@@ -166,7 +174,7 @@ _RANGE_KEYS = (("start", "stop", "num"), ("start", "stop", "step"))
 def _range_values(name: str, spec: Mapping[str, Any], where: str) -> list[Any]:
     if name not in NUMERIC_FACTORS:
         raise ConfigError(
-            f"{where}: a range table needs a numeric factor; give {name!r} as a list of values"
+            f"{where}: a range table needs a numeric factor; give {clip(name)} as a list of values"
         )
     keys = set(spec)
     if keys not in ({"start", "stop", "num"}, {"start", "stop", "step"}):
@@ -206,7 +214,7 @@ def factor_values(name: str, spec: Any, where: str = "design.factors") -> list[A
     if not isinstance(spec, list | tuple):
         raise ConfigError(
             f"{w}: expected a list of values or a range table {{start, stop, num}} / "
-            f"{{start, stop, step}}, got {spec!r}"
+            f"{{start, stop, step}}, got {clip(spec)}"
         )
     if not spec:
         raise ConfigError(f"{w}: empty list; give at least one value")
@@ -258,7 +266,7 @@ def check_bounds(
         if name not in NUMERIC_FACTORS:
             raise ConfigError(
                 f"{w}: only numeric factors can be sampled; use method 'grid' or 'list' "
-                f"for {name!r}"
+                f"for {clip(name)}"
             )
         if isinstance(spec, Mapping):
             if set(spec) != {"min", "max"}:
@@ -269,7 +277,7 @@ def check_bounds(
         elif isinstance(spec, tuple) and len(spec) == 2:
             pair = spec
         else:
-            raise ConfigError(f"{w}: expected bounds {{min = ..., max = ...}}, got {spec!r}")
+            raise ConfigError(f"{w}: expected bounds {{min = ..., max = ...}}, got {clip(spec)}")
         lo, hi, _ = NUMERIC_FACTORS[name]
         low = number(pair[0], f"{w}.min", lo, hi)
         high = number(pair[1], f"{w}.max", lo, hi)
@@ -383,6 +391,6 @@ def explicit(points: Sequence[Mapping[str, Any]], where: str = "design.points") 
     for i, point in enumerate(points):
         w = f"{where}[{i}]"
         if not isinstance(point, Mapping):
-            raise ConfigError(f"{w}: expected a table factor = value, got {point!r}")
+            raise ConfigError(f"{w}: expected a table factor = value, got {clip(point)}")
         out.append({_check_name(n, w): check_value(n, v, f"{w}.{n}") for n, v in point.items()})
     return out

@@ -14,8 +14,13 @@ same route).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import multiprocessing
 import os
+import re
+import signal
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -81,6 +86,74 @@ def check_executor(kind: str, workers: int | None = None, scheduler: str | None 
         raise ImportError("executor 'dask' needs Dask distributed: pip install 'dask[distributed]'")
 
 
+# ------------------------------------------------ scheduler addresses (errors work)
+
+
+class SchedulerError(OSError):
+    """A Dask scheduler address is malformed (``ValueError`` too) or nobody answers there."""
+
+
+class SchedulerAddressError(SchedulerError, ValueError):
+    """The address of ``--scheduler`` is not ``[tcp|tls]://host:port``: bad input."""
+
+
+_ADDRESS = re.compile(
+    r"(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):(?P<port>\d+)/?\Z"
+)
+SCHEDULER_SCHEMES = ("tcp", "tls")
+PROBE_TIMEOUT = 5.0
+"""Seconds to wait for a scheduler to accept a connection (Dask itself waits 30)."""
+
+
+def parse_scheduler(address: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a scheduler address such as ``tcp://10.0.0.5:8786``.
+
+    Raises:
+        SchedulerAddressError: not ``[tcp|tls]://host:port`` with a port from 1 to 65535.
+    """
+    allowed = "allowed: tcp://HOST:PORT or tls://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    match = _ADDRESS.match(address.strip())
+    if match is None:
+        raise SchedulerAddressError(f"--scheduler: {address[:80]!r} is not an address; {allowed}")
+    scheme = match["scheme"] or "tcp"
+    port = int(match["port"])
+    if scheme not in SCHEDULER_SCHEMES:
+        raise SchedulerAddressError(f"--scheduler: unknown protocol {scheme!r}; {allowed}")
+    if not 1 <= port <= 65535:
+        raise SchedulerAddressError(f"--scheduler: port {port} is out of range; {allowed}")
+    return scheme, match["host"].strip("[]"), port
+
+
+def check_scheduler(address: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """Raise unless a scheduler could be listening at ``address`` (one TCP connection).
+
+    Called before a sweep directory is made, so an unreachable or malformed
+    address costs seconds and leaves nothing behind.
+
+    Raises:
+        SchedulerAddressError: the address is malformed.
+        SchedulerError: nothing accepts connections there within ``timeout`` seconds.
+    """
+    _, host, port = parse_scheduler(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except TimeoutError:
+        raise SchedulerError(
+            f"--scheduler: no answer from {address} within {timeout:g} s; "
+            "is the scheduler running and the address right?"
+        ) from None
+    except OSError as exc:  # refused, unknown host, no route
+        reason = exc.strerror or str(exc)
+        raise SchedulerError(
+            f"--scheduler: cannot connect to {address} ({reason}); "
+            "is the scheduler running and the address right?"
+        ) from None
+
+
+# ---------------------------------------------------------------------- executors
+
+
 @contextmanager
 def make_executor(
     kind: str = DEFAULT_EXECUTOR, workers: int | None = None, scheduler: str | None = None
@@ -119,12 +192,22 @@ def _process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     # client) and can deadlock; a preloaded fork server is as quick to start.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_ignore_interrupt
+    )
     try:
         yield pool
     finally:
         # On an error or Ctrl-C, drop queued runs rather than finish them.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_interrupt() -> None:
+    """In a pool worker: leave Ctrl-C to the parent, which cancels the sweep once.
+
+    Otherwise every worker prints its own KeyboardInterrupt traceback.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @contextmanager
@@ -134,25 +217,58 @@ def _dask_executor(workers: int | None, scheduler: str | None) -> Iterator[Execu
 
     cluster = None
     if scheduler is None:
-        with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+        with dask.config.set(_LOCAL_CLUSTER_CONFIG), _workers_ignore_interrupt():
             cluster = LocalCluster(
                 n_workers=workers or default_workers(),
                 threads_per_worker=1,  # the model is pure Python + numpy: one run per process
                 processes=True,
                 dashboard_address=None,
+                # Workers log tasks cancelled by a Ctrl-C as warnings; errors still show.
+                silence_logs=logging.ERROR,
             )
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=PROBE_TIMEOUT * 2)
+        except (OSError, ValueError) as exc:  # the probe passed but Dask could not connect
+            raise SchedulerError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
     # pure=False: runs are not deduplicated by argument hash, and no time goes on hashing.
     executor = client.get_executor(pure=False)
     try:
         yield executor
+    except BaseException:
+        # Stopped early (Ctrl-C, an error): runs still in flight die with the cluster,
+        # and Dask would log each lost connection as an error with its traceback.
+        _silence_dask_shutdown()
+        raise
     finally:
         executor.shutdown(wait=False)
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def _workers_ignore_interrupt() -> Iterator[None]:
+    """Start Dask's worker processes with Ctrl-C ignored, as pool workers do.
+
+    An ignored signal is inherited by the processes started meanwhile, so a
+    Ctrl-C reaches only this process, which stops the sweep and closes the
+    cluster; otherwise each worker prints its own KeyboardInterrupt traceback.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be changed from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _silence_dask_shutdown() -> None:
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 # Dask's nanny fixes glibc's MALLOC_TRIM_THRESHOLD_ for its workers (and, for a

@@ -211,11 +211,13 @@ def run_sweep(
             with owned as ex:
                 report.workers = parallelism(ex)
                 _execute(todo, ex, store, report, progress)
-    except SweepAbortedError:
-        store.close("aborted")
+    except SweepAbortedError as exc:
+        store.close("aborted", reason=_exception_text(exc))
         raise
-    except BaseException:
-        store.close("interrupted")  # runs already finished are still committed
+    except BaseException as exc:
+        # Runs already finished are still committed; the manifest says why the sweep stopped.
+        reason = "Ctrl-C" if isinstance(exc, KeyboardInterrupt) else _exception_text(exc)
+        store.close("interrupted", reason=reason)
         raise
     store.close()
     report.status = "complete" if len(store.committed) == len(specs) else "incomplete"
@@ -373,6 +375,10 @@ def _last_line(payload: RunPayload) -> str:
     error = payload.runs["error"] or ""
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
+
+
+def _exception_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _exception_line(future: Future) -> str:

@@ -99,6 +99,14 @@ CUSTOM_REGIME_KEYS: tuple[str, ...] = ("base", "description", *LEVER_NAMES)
 
 MAX_REPLICATES = 1_000_000
 MAX_SEED = 2**63 - 1
+MAX_RUNS = 10_000_000
+"""Most runs a scenario may expand into unless the caller raises the cap (``--max-runs``):
+checked before any run is built, so a typo's 10^11 runs costs nothing."""
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and tables a scenario file may have (the deepest real one is 4)."""
+BOM = "\ufeff"
+MAX_LABEL = 100
+"""Longest name of a scenario, custom regime or technology (it names directories)."""
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -186,6 +194,7 @@ class Scenario:
     levers: dict[str, Any] = field(default_factory=dict)
     tech_specs: dict[str, TechnologyType] = field(default_factory=dict)
     regime_levers: dict[str, Levers] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
     cells: tuple[Cell, ...] = ()
     data_files: dict[str, str] = field(default_factory=dict)
     # Validated at load time, one per (regime, point), (technology, point) and point.
@@ -211,6 +220,8 @@ class Scenario:
         ``text``, ``seed``, ``replicates``, ``horizon``, ``data_files``,
         ``cells`` and ``design`` (method, factors, samples, seed, number of
         points and, for ``sobol``, SALib's ``problem``).
+
+        ``calibration``: the fit ``[parameters] calibration`` chose (None if none).
         """
         d = self.design
         return {
@@ -219,6 +230,7 @@ class Scenario:
             "path": str(self.path) if self.path is not None else None,
             "hash": f"sha256:{self.sha256}",
             "text": self.text,
+            "calibration": self.calibration,
             "seed": self.seed,
             "replicates": self.replicates,
             "horizon": self.horizon,
@@ -274,8 +286,12 @@ class Scenario:
 # ------------------------------------------------------------------ loading
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, max_runs: int = MAX_RUNS) -> Scenario:
     """Read and validate a scenario file.
+
+    Args:
+        path: the scenario file.
+        max_runs: most runs the scenario may expand into (see :data:`MAX_RUNS`).
 
     Raises:
         ScenarioError: the file is missing, not UTF-8, not TOML or invalid.
@@ -289,7 +305,12 @@ def load_scenario(path: str | Path) -> Scenario:
             hint = suggest(path.name, siblings)
             if siblings:
                 hint += f"; scenario files there: {', '.join(siblings)}"
-        what = "is a directory, not a scenario file" if path.is_dir() else "no such file"
+        if path.is_dir():
+            what = "is a directory, not a scenario file"
+        elif path.exists():
+            what = "is not a regular file (a device or a pipe?); allowed: a TOML file"
+        else:
+            what = "no such file"
         raise ScenarioError(f"{label}: {what}{hint}")
     try:
         raw = path.read_bytes()
@@ -299,7 +320,7 @@ def load_scenario(path: str | Path) -> Scenario:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return parse_scenario(text, label, base_dir=path.parent, path=path)
+    return parse_scenario(text, label, base_dir=path.parent, path=path, max_runs=max_runs)
 
 
 def parse_scenario(
@@ -307,23 +328,31 @@ def parse_scenario(
     where: str = "<scenario>",
     base_dir: str | Path | None = None,
     path: Path | None = None,
+    max_runs: int = MAX_RUNS,
 ) -> Scenario:
     """Validate the text of a scenario file.
 
     Args:
-        text: the TOML text.
+        text: the TOML text (a leading UTF-8 byte-order mark, as Windows editors
+            write, is ignored).
         where: the file's name, which starts every error message.
-        base_dir: directory that relative data files (``[cells] file``) are read
-            from; defaults to the directory of ``where``.
+        base_dir: directory that relative data files (``[cells] file``,
+            ``[parameters] calibration``) are read from; defaults to the
+            directory of ``where``.
         path: recorded as :attr:`Scenario.path`.
+        max_runs: most runs the scenario may expand into (see :data:`MAX_RUNS`).
     """
     base = Path(base_dir) if base_dir is not None else Path(where).parent
     try:
-        return _Reader(where, base).scenario(text, path)
+        return _Reader(where, base, max_runs).scenario(text.removeprefix(BOM), path)
     except ScenarioError:
         raise
     except ConfigError as exc:  # from the validators in kctsim.config; already located
         raise ScenarioError(str(exc)) from None
+    except RecursionError:  # a validator met nesting that the depth check let through
+        raise ScenarioError(
+            f"{where}: values are nested too deeply; allowed: at most {MAX_DEPTH} levels"
+        ) from None
 
 
 # ------------------------------------------------------------------ reader
@@ -359,6 +388,30 @@ def _type_name(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+_clip = dsg.clip
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and tables nest in ``value`` (a scalar is 0); no recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, Mapping) else item
+        if isinstance(item, Mapping | list):
+            deepest = max(deepest, level + 1)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _plausible_header(columns: list[str]) -> bool:
+    """Whether a first line reads like CSV column names (else the file is not a table)."""
+    return len(columns) >= 2 and all(
+        c and len(c) <= 64 and c.isprintable() and c.strip() == c for c in columns
+    )
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
@@ -366,10 +419,12 @@ def _slug(text: str) -> str:
 class _Reader:
     """Validates one scenario file; every error starts with the file's name."""
 
-    def __init__(self, file: str, base_dir: Path) -> None:
+    def __init__(self, file: str, base_dir: Path, max_runs: int = MAX_RUNS) -> None:
         self.file = file
         self.base_dir = base_dir
+        self.max_runs = max_runs
         self.data_files: dict[str, str] = {}
+        self.calibration: dict[str, Any] | None = None
 
     # ----------------------------------------------------------- helpers
 
@@ -385,23 +440,29 @@ class _Reader:
             if name not in allowed:
                 close = suggest(name, allowed)
                 raise ScenarioError(
-                    f"{self.file}: {key}: unknown key {name!r}{close}; "
+                    f"{self.file}: {key}: unknown key {_clip(name)}{close}; "
                     f"allowed: {', '.join(allowed)}"
                 )
 
     def table(self, data: Mapping[str, Any], key: str, path: str | None = None) -> dict:
         value = data.get(key, {})
         if not isinstance(value, Mapping):
-            raise self.error(path or key, f"expected a table, got {_type_name(value)} {value!r}")
+            raise self.error(
+                path or key, f"expected a table, got {_type_name(value)} {_clip(value)}"
+            )
         return dict(value)
 
     def string(self, value: Any, key: str, label: bool = False) -> str:
         if not isinstance(value, str):
-            raise self.error(key, f"expected a string, got {_type_name(value)} {value!r}")
+            raise self.error(key, f"expected a string, got {_type_name(value)} {_clip(value)}")
+        if label and len(value) > MAX_LABEL:  # names become directory names
+            raise self.error(
+                key, f"a name of {len(value)} characters; allowed: at most {MAX_LABEL}"
+            )
         if label and not _LABEL.match(value):
             raise self.error(
                 key,
-                f"{value!r} is not a valid name; allowed: letters, digits, '_', '.', '-', "
+                f"{_clip(value)} is not a valid name; allowed: letters, digits, '_', '.', '-', "
                 "starting with a letter or digit",
             )
         return value
@@ -417,7 +478,7 @@ class _Reader:
         if not isinstance(value, list) or not value:
             raise self.error(
                 key,
-                f"expected a non-empty array of {kind} names, got {value!r}; "
+                f"expected a non-empty array of {kind} names, got {_clip(value)}; "
                 f"allowed: {', '.join(allowed)}",
             )
         out = []
@@ -425,11 +486,11 @@ class _Reader:
             if not isinstance(name, str) or name not in allowed:
                 raise self.error(
                     f"{key}[{i}]",
-                    f"unknown {kind} {name!r}{suggest(str(name), allowed)}; "
+                    f"unknown {kind} {_clip(name)}{suggest(str(name), allowed)}; "
                     f"allowed: {', '.join(allowed)}",
                 )
             if name in out:
-                raise self.error(f"{key}[{i}]", f"{kind} {name!r} is listed twice")
+                raise self.error(f"{key}[{i}]", f"{kind} {_clip(name)} is listed twice")
             out.append(name)
         return tuple(out)
 
@@ -442,20 +503,37 @@ class _Reader:
             for i, v in enumerate(value):
                 self.sanitise(v, f"{key}[{i}]")
         elif isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
-            raise self.error(key, f"integer {value} is outside TOML's 64-bit range")
+            raise self.error(key, f"integer {_clip(value)} is outside TOML's 64-bit range")
 
     # ----------------------------------------------------------- sections
 
     def scenario(self, text: str, path: Path | None) -> Scenario:
+        too_deep = ScenarioError(
+            f"{self.file}: values are nested too deeply; allowed: at most {MAX_DEPTH} levels "
+            "of arrays and tables"
+        )
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ScenarioError(f"{self.file}: TOML syntax error: {exc}") from None
+        except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+            raise too_deep from None
+        if _depth(data) > MAX_DEPTH:
+            raise too_deep
         self.sanitise(data, "")
         self.check_keys(data, TOP_KEYS, "top level")
 
-        stem = Path(self.file).stem or "scenario"
-        name = self.string(data.get("name", stem), "name", label=True)
+        if "name" in data:
+            name = self.string(data["name"], "name", label=True)
+        else:
+            name = Path(self.file).stem or "scenario"
+            if not _LABEL.match(name):
+                raise self.error(
+                    "name",
+                    f"missing, and the file name {_clip(name)} cannot stand in for it; add "
+                    f'name = "{_slug(name) or "my_scenario"}" (allowed: letters, digits, '
+                    "'_', '.', '-', starting with a letter or digit)",
+                )
         description = self.string(data.get("description", ""), "description")
         replicates = self.integer(data, "replicates", 1, MAX_REPLICATES)
         seed = self.integer(data, "seed", 0, MAX_SEED)
@@ -508,6 +586,17 @@ class _Reader:
         self.check_used(data, "regimes_custom", used_regimes)
 
         design = self.design(data, seed)
+        n_combos = (
+            sum(len(c.regimes) for c in cells) if cells else len(used_techs) * len(used_regimes)
+        )
+        n_runs = n_combos * len(design.points) * replicates
+        if n_runs > self.max_runs:
+            raise self.error(
+                "runs",
+                f"the scenario expands into {n_runs:,} runs ({n_combos} technology x regime "
+                f"combinations x {len(design.points):,} design points x {replicates:,} "
+                f"replicates); allowed: at most {self.max_runs:,} (raise the cap with --max-runs)",
+            )
         base_overrides = {"horizon": horizon, **population, **parameters}
         point_levers, point_techs, overrides = self.expand_points(
             design,
@@ -542,6 +631,7 @@ class _Reader:
             levers=levers,
             tech_specs={t: techs[t] for t in used_techs},
             regime_levers={r: regimes[r] for r in used_regimes},
+            calibration=self.calibration,
             cells=cells,
             data_files=dict(self.data_files),
             _levers=point_levers,
@@ -561,7 +651,14 @@ class _Reader:
 
     def parameters(self, data: Mapping[str, Any]) -> dict[str, float]:
         table = self.table(data, "parameters")
-        allowed = tuple(k for k in PARAMETER_RANGES if k != "horizon")
+        if "calibration" in table:
+            if "cost_scale" in table:
+                raise self.error(
+                    "parameters.calibration",
+                    "set either cost_scale or calibration (a calibration sets the cost scale)",
+                )
+            table["cost_scale"] = self.calibration_file(table.pop("calibration"))
+        allowed = tuple(k for k in PARAMETER_RANGES if k != "horizon") + ("calibration",)
         for key, value in table.items():
             if key == "horizon":
                 raise self.error("parameters.horizon", "set horizon at the top level")
@@ -577,6 +674,45 @@ class _Reader:
             out[key] = dsg.number(value, self.at(f"parameters.{key}"), lo, hi, integer)
         return out
 
+    def data_file(self, value: Any, key: str, allowed: str) -> tuple[str, bytes]:
+        """Read a data file named by ``key`` (relative to the scenario); its path and bytes."""
+        rel = self.string(value, key)
+        path = self.base_dir / rel
+        if path.is_dir():
+            raise self.error(key, f"{rel!r} is a directory; allowed: {allowed}")
+        if path.exists() and not path.is_file():
+            raise self.error(key, f"{rel!r} is not a regular file (a device or a pipe?)")
+        if not path.exists():
+            raise self.error(key, f"no such file {str(path)!r}; allowed: {allowed}")
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise self.error(key, f"{rel!r} cannot be read ({exc.strerror})") from None
+        self.data_files[rel] = hashlib.sha256(raw).hexdigest()
+        return rel, raw
+
+    def calibration_file(self, value: Any) -> float:
+        """The cost scale of the calibration file ``[parameters] calibration`` names."""
+        from kctsim.analysis.calibration import CalibrationFileError, parse_calibration
+
+        key = "parameters.calibration"
+        rel, raw = self.data_file(
+            value, key, "a calibration.json or .toml written by `kctsim calibrate`"
+        )
+        try:
+            record = parse_calibration(raw, rel)
+        except CalibrationFileError as exc:
+            raise self.error(key, str(exc)) from None
+        self.calibration = {
+            "file": rel,
+            "sha256": self.data_files[rel],
+            "cost_scale": record["cost_scale"],
+            "ci_low": record.get("ci_low"),
+            "ci_high": record.get("ci_high"),
+            "warnings": list(record.get("warnings", [])),
+        }
+        return float(record["cost_scale"])
+
     def custom_technologies(self, data: Mapping[str, Any]) -> dict[str, TechnologyType]:
         shipped = list(_shipped_technologies())
         out = {}
@@ -584,9 +720,11 @@ class _Reader:
             key = f"technologies_custom.{name}"
             self.string(name, key, label=True)
             if name in shipped:
-                raise self.error(key, f"{name!r} is a shipped technology type; choose another name")
+                raise self.error(
+                    key, f"{_clip(name)} is a shipped technology type; choose another name"
+                )
             if not isinstance(spec, Mapping):
-                raise self.error(key, f"expected a table, got {_type_name(spec)} {spec!r}")
+                raise self.error(key, f"expected a table, got {_type_name(spec)} {_clip(spec)}")
             self.check_keys(spec, CUSTOM_TECHNOLOGY_KEYS, key)
             if "base" not in spec:
                 raise self.error(f"{key}.base", f"missing; allowed: {', '.join(shipped)}")
@@ -594,7 +732,7 @@ class _Reader:
             if base not in shipped:
                 raise self.error(
                     f"{key}.base",
-                    f"unknown technology type {base!r}{suggest(str(base), shipped)}; "
+                    f"unknown technology type {_clip(base)}{suggest(str(base), shipped)}; "
                     f"allowed: {', '.join(shipped)}",
                 )
             changes = {k: v for k, v in spec.items() if k != "base"}
@@ -618,9 +756,9 @@ class _Reader:
             key = f"regimes_custom.{name}"
             self.string(name, key, label=True)
             if name in presets:
-                raise self.error(key, f"{name!r} is a regime preset; choose another name")
+                raise self.error(key, f"{_clip(name)} is a regime preset; choose another name")
             if not isinstance(spec, Mapping):
-                raise self.error(key, f"expected a table, got {_type_name(spec)} {spec!r}")
+                raise self.error(key, f"expected a table, got {_type_name(spec)} {_clip(spec)}")
             self.check_keys(spec, CUSTOM_REGIME_KEYS, key)
             self.string(spec.get("description", ""), f"{key}.description")
             values = {k: v for k, v in spec.items() if k in LEVER_NAMES}
@@ -629,7 +767,7 @@ class _Reader:
                 if base not in presets:
                     raise self.error(
                         f"{key}.base",
-                        f"unknown regime preset {base!r}{suggest(str(base), presets)}; "
+                        f"unknown regime preset {_clip(base)}{suggest(str(base), presets)}; "
                         f"allowed: {', '.join(presets)}",
                     )
                 out[name] = _regime_presets()[base].replace(self.at(key), **values)
@@ -658,33 +796,50 @@ class _Reader:
         self.check_keys(spec, CELLS_KEYS, "cells")
         if "file" not in spec:
             raise self.error("cells.file", "missing; allowed: a CSV file relative to the scenario")
-        rel = self.string(spec["file"], "cells.file")
-        csv_path = self.base_dir / rel
-        if not csv_path.is_file():
-            raise self.error("cells.file", f"no such file {str(csv_path)!r}")
-        try:
-            raw = csv_path.read_bytes()
-        except OSError as exc:
-            raise self.error("cells.file", f"{rel!r} cannot be read ({exc.strerror})") from None
+        table_kind = "a CSV file with a header row, relative to the scenario"
+        rel, raw = self.data_file(spec["file"], "cells.file", table_kind)
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise self.error("cells.file", f"{rel!r} is not UTF-8 text") from None
-        self.data_files[rel] = hashlib.sha256(raw).hexdigest()
+            raise self.error(
+                "cells.file", f"{rel!r} is not UTF-8 text; allowed: {table_kind}"
+            ) from None
         try:
             reader = csv.DictReader(io.StringIO(text, newline=""))
             columns = list(reader.fieldnames or [])
             rows = list(reader)
         except csv.Error as exc:
-            raise self.error("cells.file", f"{rel!r} is not valid CSV: {exc}") from None
+            raise self.error("cells.file", f"{rel!r} is not valid CSV ({exc})") from None
+        if not _plausible_header(columns):
+            # Its first line is not column names: name no "column" (that would echo the file).
+            raise self.error(
+                "cells.file",
+                f"{rel!r} does not start with a header of column names; allowed: {table_kind}",
+            )
+        if not rows:
+            raise self.error("cells.file", f"{rel!r} has a header but no rows")
+
+        wanted = {k: spec.get(k, d) for k, d in (("id_column", "id"), ("name_column", "name"))}
+        wanted["type_column"] = spec.get("type_column", "type")
+        if not any(isinstance(c, str) and c in columns for c in wanted.values()):
+            # Not a header with a typo but no header at all: naming its "columns" would
+            # echo the file's first line.
+            names = ", ".join(_clip(c) for c in wanted.values())
+            raise self.error(
+                "cells.file",
+                f"{rel!r} has none of the columns {names} in its first line; allowed: "
+                f"{table_kind} (cells.id_column, name_column, type_column name the columns)",
+            )
 
         def column(key: str, default: str) -> str:
             col = self.string(spec.get(key, default), f"cells.{key}")
             if col not in columns:
+                shown = ", ".join(c[:40] for c in columns[:20])
+                more = ", ..." if len(columns) > 20 else ""
                 raise self.error(
                     f"cells.{key}",
-                    f"{rel!r} has no column {col!r}{suggest(col, columns)}; "
-                    f"allowed: {', '.join(columns)}",
+                    f"{rel!r} has no column {_clip(col)}{suggest(col, columns)}; "
+                    f"allowed: {shown}{more}",
                 )
             return col
 
@@ -736,12 +891,12 @@ class _Reader:
             if not cell_id:
                 raise self.error(where, f"empty {id_col!r}")
             if cell_id in ids[:index]:
-                raise self.error(where, f"id {cell_id!r} appears twice")
+                raise self.error(where, f"id {_clip(cell_id)} appears twice")
             tech = (row.get(type_col) or "").strip()
             if tech not in techs:
                 raise self.error(
                     where,
-                    f"{type_col} {tech!r} is not a technology type{suggest(tech, techs)}; "
+                    f"{type_col} {_clip(tech)} is not a technology type{suggest(tech, techs)}; "
                     f"allowed: {', '.join(techs)}",
                 )
             if tech not in type_regimes:
@@ -749,7 +904,7 @@ class _Reader:
             name = (row.get(name_col) or "").strip()
             label = f"{cell_id.zfill(width)}_{_slug(name)}".rstrip("_")
             if any(c.label == label for c in cells):
-                raise self.error(where, f"label {label!r} repeats an earlier row's")
+                raise self.error(where, f"label {_clip(label)} repeats an earlier row's")
             cells.append(Cell(index, cell_id, name, tech, type_regimes[tech], label))
         return tuple(cells)
 

@@ -230,7 +230,9 @@ class SweepStore:
                 "or choose another --out"
             )
         self.resumed = True
-        self.manifest = old | {"status": "running", "ended": None}
+        # The reason an earlier session stopped is in status.log; this session has none yet.
+        self.manifest = {k: v for k, v in old.items() if k != "reason"}
+        self.manifest |= {"status": "running", "ended": None}
         self.manifest["resumed"] = [*old.get("resumed", []), _now()]
         self.removed = self._remove_orphans()
         _write_json_atomic(self.out_dir / MANIFEST, self.manifest)
@@ -367,6 +369,10 @@ class SweepStore:
             return
         try:
             self.flush()
+        except BaseException as exc:  # errors work: the manifest says why the sweep stopped
+            status = "interrupted"
+            fields = {"reason": f"{type(exc).__name__}: {exc}"[:300]} | fields
+            raise
         finally:
             self._closed = True
             try:
@@ -374,7 +380,7 @@ class SweepStore:
                 status = status or ("complete" if done == self.n_runs else "incomplete")
                 counts = {"committed": done, "failed": len(self.failed)}
                 self._log({"event": "end", "status": status, **counts, **fields})
-                self.manifest |= {"status": status, "ended": _now(), **counts}
+                self.manifest |= {"status": status, "ended": _now(), **counts, **fields}
                 _write_json_atomic(self.out_dir / MANIFEST, self.manifest)
             finally:
                 self._unlock()
@@ -415,9 +421,14 @@ def read_log(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
     entries = []
     for number, line in enumerate(lines, 1):
         try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise SweepCorruptError(f"{path}: line {number} is not JSON ({exc})") from exc
+            entry = json.loads(line)
+        except (ValueError, RecursionError):  # errors work: not JSON, or not UTF-8
+            entry = None
+        if not isinstance(entry, dict):
+            raise SweepCorruptError(
+                f"{path}: line {number} is not a status entry; the sweep directory is damaged"
+            )
+        entries.append(entry)
     return entries
 
 
@@ -432,6 +443,8 @@ def committed_parts(out_dir: str | os.PathLike) -> dict[int, dict[str, Any]]:
     for entry in read_log(out_dir):
         if entry.get("event") != "part":
             continue
+        if not (isinstance(entry.get("run_ids"), list) and isinstance(entry.get("part"), int)):
+            raise SweepCorruptError(f"{out_dir}/{STATUS_LOG}: a part entry lacks its run ids")
         ids = set(entry["run_ids"])
         if ids & seen or int(entry["part"]) in parts:
             raise SweepCorruptError(
@@ -607,7 +620,18 @@ def _read_manifest(out_dir: Path) -> dict[str, Any] | None:
     path = out_dir / MANIFEST
     if not path.exists():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    # errors work: a damaged manifest is one SweepCorruptError naming it, never a traceback.
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except IsADirectoryError:
+        raise SweepCorruptError(f"{path}: is a directory, not a sweep manifest") from None
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested absurdly deep
+        raise SweepCorruptError(
+            f"{path}: is not valid JSON; the sweep directory is damaged"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise SweepCorruptError(f"{path}: is not a sweep manifest (not a JSON object)")
+    return manifest
 
 
 def _refuse_foreign(out_dir: Path) -> None:
