@@ -175,7 +175,7 @@ def numpy_sequence(rng: np.random.Generator, ops: np.ndarray) -> np.ndarray:
     out = np.empty(len(ops))
     for i, (code, a, b) in enumerate(ops):
         if code == 0:
-            out[i] = rng.bit_generator.random_raw() >> 11  # exact in a double
+            out[i] = int(rng.bit_generator.random_raw()) >> 11  # exact in a double
         elif code == 1:
             out[i] = rng.integers(0, 2**32, dtype=np.uint32)
         elif code == 2:
@@ -197,7 +197,7 @@ def ours_python(s, ops: np.ndarray) -> np.ndarray:
     out = np.empty(len(ops))
     for i, (code, a, b) in enumerate(ops):
         if code == 0:
-            out[i] = next_uint64(s) >> np.uint64(11)
+            out[i] = int(next_uint64(s)) >> 11
         elif code == 1:
             out[i] = next_uint32(s)
         elif code == 2:
