@@ -11,8 +11,8 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from importlib import resources
 from typing import Any
 
@@ -20,9 +20,6 @@ AGENT_TYPES = ("leader_firm", "sme", "state_org", "university", "government")
 """Organisation types that search; the row order of the model's arrays."""
 GOVERNMENT = AGENT_TYPES.index("government")
 """Type code of the government (its row, its account type in the ledger)."""
-
-CORE_SUBJECTS = ("leader_firm", "state_org", "government", "none")
-CONSORTIUM_HUBS = ("leader_firm", "state_org", "open", "none")
 
 
 class ConfigError(ValueError):
@@ -42,25 +39,39 @@ def _unknown(key: str, allowed, where: str) -> ConfigError:
     )
 
 
-def _number(value: Any, where: str, lo: float, hi: float, integer: bool = False):
+def clip(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error never echoes a whole file."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() refuses > 4300 digits
+        return f"an integer of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_number(
+    value: Any, where: str, lo: float, hi: float, integer: bool = False
+) -> int | float:
+    """``value`` as a number in ``[lo, hi]`` (an ``int`` if ``integer``), or a ConfigError
+    naming ``where``: the one check of every number a user gives (levers, parameters,
+    population sizes, technology fields, design factors)."""
+    kind = "an integer" if integer else "a number"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
-    try:
-        as_float = float(value)
-    except OverflowError:  # an integer too large for a float
-        as_float = math.inf
-    if integer and math.isfinite(as_float) and not as_float.is_integer():
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if not math.isfinite(as_float) or not lo <= value <= hi:
-        raise ConfigError(f"{where}: {value!r} is outside the allowed range [{lo}, {hi}]")
+        raise ConfigError(f"{where}: expected {kind}, got {clip(value)}")
+    if isinstance(value, int) and abs(value) > 2**63:  # float() of a huge int overflows
+        raise ConfigError(f"{where}: {clip(value)} is outside the allowed range [{lo}, {hi}]")
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: expected {kind} in [{lo}, {hi}], got {clip(value)}")
+    if integer and not float(value).is_integer():
+        raise ConfigError(f"{where}: expected an integer, got {clip(value)}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{where}: {clip(value)} is outside the allowed range [{lo}, {hi}]")
     return int(value) if integer else float(value)
 
 
-def _choice(value: Any, where: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
+def check_choice(value: Any, where: str, allowed: Sequence[str]) -> str:
+    """``value`` if it is one of ``allowed``, or a ConfigError naming them."""
+    if not isinstance(value, str) or value not in allowed:
         raise ConfigError(
-            f"{where}: {value!r} is not allowed{suggest(str(value), allowed)}; "
+            f"{where}: {clip(value)} is not allowed{suggest(str(value), list(allowed))}; "
             f"allowed: {', '.join(allowed)}"
         )
     return value
@@ -68,103 +79,73 @@ def _choice(value: Any, where: str, allowed: tuple[str, ...]) -> str:
 
 # --------------------------------------------------------------------- levers
 
-# name -> (lower, upper) for numeric levers in [lo, hi].
-_UNIT = (0.0, 1.0)
-LEVER_RANGES: dict[str, tuple[float, float]] = {
-    "targeted_share": _UNIT,
-    "matching_ratio": (0.0, 10.0),
-    "selection_noise": (0.0, 10.0),
-    "direction_setting": _UNIT,
-    "result_sharing": _UNIT,
-    "ip_protection": _UNIT,
-    "info_sharing": _UNIT,
-    "social_trust": _UNIT,
-    "risk_tolerance": _UNIT,
-    "people_orientation": _UNIT,
-    "user_participation": _UNIT,
-    "imitation_bias": _UNIT,
-    "platform": _UNIT,
-    "bottleneck_following": _UNIT,
-    "front_loading": (0.0, 3.0),
-    "entry_rate": (0.0, 100.0),
-}
-
 
 @dataclass(frozen=True)
-class Levers:
-    """The governance levers of MODEL.md section 5; a regime is one set of them.
+class Lever:
+    """One row of the lever table (``kctsim/data/levers.toml``)."""
 
-    Every lever is required: the values live in the regime presets
-    (``kctsim/data/regimes``) or a scenario file, not here.
+    name: str
+    group: str
+    kind: str  # "number", "choice" or "weights"
+    default: Any  # a regime's value when it does not set the lever (the lever off)
+    description: str
+    range: tuple[float, float] = (0.0, 0.0)  # of a number
+    choices: tuple[str, ...] = ()  # of a choice
 
-    Args:
-        core_subject: type that gets the targeted money (``leader_firm``,
-            ``state_org``, ``government`` -- its own research arm -- or ``none``).
-        targeted_share: share of the government's balance, after block grants, to
-            the core subject and the consortium members.
-        matching_ratio: government money per unit of the recipient's own R&D;
-            0 means unconditional grants.
-        selection_noise: error (sd, in fitness units) of the government's
-            judgement of whom and what to fund.
-        direction_setting: chance a funded organisation's local search must head
-            for the government's chosen design.
-        consortium: hub type of the consortium, ``open`` (self-organised teams:
-            linked partners also share results) or ``none``.
-        result_sharing: share of consortium results pooled, and of the
-            consortium's premium redistributed by contribution.
-        ip_protection: lowers the leak of designs to non-partners.
-        info_sharing: chance (times trust) a linked partner's design is seen
-            (higher in open teams, where partners also share results).
-        social_trust: initial trust and persistence of links.
-        risk_tolerance: chance a failing agent is rescued; raises exploration.
-        people_orientation: scientists' mobility and start-up founding.
-        user_participation: share of users who co-innovate with their supplier.
-        imitation_bias: chance an R&D attempt imitates (when a better design is in
-            sight) rather than originates.
-        platform: government platforms; raises link formation.
-        stage_weights: fixed split of the budget over the chain's stages.
-        bottleneck_following: how far the split follows the stages' need instead.
-        front_loading: how far the budget is spent early in the horizon
-            (0 = sustained; the total over the horizon is unchanged).
-        entry_rate: expected start-ups per tick.
-    """
 
-    core_subject: str
-    targeted_share: float
-    matching_ratio: float
-    selection_noise: float
-    direction_setting: float
-    consortium: str
-    result_sharing: float
-    ip_protection: float
-    info_sharing: float
-    social_trust: float
-    risk_tolerance: float
-    people_orientation: float
-    user_participation: float
-    imitation_bias: float
-    platform: float
-    stage_weights: tuple[float, ...]
-    bottleneck_following: float
-    front_loading: float
-    entry_rate: float
+LEVER_KINDS = ("number", "choice", "weights")
+
+
+def _lever_table() -> dict[str, Lever]:
+    table = {}
+    for name, row in tomllib.loads(
+        resources.files("kctsim").joinpath("data", "levers.toml").read_text("utf-8")
+    ).items():
+        if row["kind"] not in LEVER_KINDS:
+            raise ConfigError(f"levers.toml: {name}.kind must be one of {', '.join(LEVER_KINDS)}")
+        default = row["default"]
+        table[name] = Lever(
+            name=name,
+            group=row["group"],
+            kind=row["kind"],
+            default=tuple(default) if isinstance(default, list) else default,
+            description=row["description"],
+            range=tuple(row.get("range", (0.0, 0.0))),
+            choices=tuple(row.get("choices", ())),
+        )
+    return table
+
+
+LEVERS: dict[str, Lever] = _lever_table()
+"""The lever table, by name: the one list of levers (config, validation, dashboard, docs)."""
+LEVER_NAMES: tuple[str, ...] = tuple(LEVERS)
+LEVER_RANGES: dict[str, tuple[float, float]] = {
+    name: lever.range for name, lever in LEVERS.items() if lever.kind == "number"
+}
+"""name -> (lower, upper) of every numeric lever."""
+LEVER_GROUPS: dict[str, tuple[str, ...]] = {}
+for _lever in LEVERS.values():
+    LEVER_GROUPS[_lever.group] = (*LEVER_GROUPS.get(_lever.group, ()), _lever.name)
+CORE_SUBJECTS = LEVERS["core_subject"].choices
+CONSORTIUM_HUBS = LEVERS["consortium"].choices
+_LEVER_TYPES = {"number": float, "choice": str, "weights": tuple[float, ...]}
+
+
+class _LeverMethods:
+    """What every :class:`Levers` can do (its fields come from the lever table)."""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], where: str = "levers") -> Levers:
-        """Validate a mapping of lever values (all levers must be present)."""
-        names = [f.name for f in fields(cls)]
+        """Validate a mapping of lever values; a lever it does not name takes its default."""
         for key in values:
-            if key not in names:
-                raise _unknown(key, names, where)
-        missing = [n for n in names if n not in values]
-        if missing:
-            raise ConfigError(f"{where}: missing levers {', '.join(missing)}")
-        return cls(**_validate_levers(dict(values), where))
+            if key not in LEVERS:
+                raise _unknown(key, LEVER_NAMES, where)
+        full = {name: values.get(name, lever.default) for name, lever in LEVERS.items()}
+        return cls(**{n: check_lever(n, full[n], f"{where}.{n}") for n in LEVER_NAMES})
 
     def replace(self, where: str = "levers", **changes: Any) -> Levers:
         """A copy with some levers changed, validated."""
-        merged = asdict(self) | changes
-        return Levers.from_mapping(merged, where)
+        return Levers.from_mapping(asdict(self) | changes, where)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -172,25 +153,35 @@ class Levers:
         return d
 
 
-def _validate_levers(values: dict[str, Any], where: str) -> dict[str, Any]:
-    out = dict(values)
-    out["core_subject"] = _choice(values["core_subject"], f"{where}.core_subject", CORE_SUBJECTS)
-    out["consortium"] = _choice(values["consortium"], f"{where}.consortium", CONSORTIUM_HUBS)
-    for name, (lo, hi) in LEVER_RANGES.items():
-        out[name] = _number(values[name], f"{where}.{name}", lo, hi)
-    weights = values["stage_weights"]
-    if not isinstance(weights, list | tuple) or not weights:
-        raise ConfigError(
-            f"{where}.stage_weights: expected a non-empty list of numbers, got {weights!r}"
-        )
-    ws = [_number(w, f"{where}.stage_weights", 0.0, 1e6) for w in weights]
+Levers = make_dataclass(
+    "Levers",
+    [(name, _LEVER_TYPES[lever.kind]) for name, lever in LEVERS.items()],
+    bases=(_LeverMethods,),
+    frozen=True,
+    module=__name__,
+)
+Levers.__doc__ = (
+    "One value per governance lever (docs/ODD.md, section 2.5); a regime is one set of them. "
+    "The fields are the rows of ``kctsim/data/levers.toml``, in its order."
+)
+
+
+def check_lever(name: str, value: Any, where: str) -> Any:
+    """A lever's value checked against its row of the table, or a ConfigError naming
+    ``where`` (the value's place, e.g. ``levers.targeted_share``)."""
+    lever = LEVERS[name]
+    if lever.kind == "choice":
+        return check_choice(value, where, lever.choices)
+    if lever.kind == "number":
+        return check_number(value, where, *lever.range)
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{where}: expected a list of numbers, got {clip(value)}")
+    if not value:
+        return ()
+    ws = [check_number(w, where, 0.0, 1e6) for w in value]
     if sum(ws) <= 0:
-        raise ConfigError(f"{where}.stage_weights: weights must not all be zero")
-    out["stage_weights"] = tuple(w / sum(ws) for w in ws)
-    return out
-
-
-LEVER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Levers))
+        raise ConfigError(f"{where}: weights must not all be zero")
+    return tuple(w / sum(ws) for w in ws)
 
 
 # ----------------------------------------------------------------- technology
@@ -248,13 +239,13 @@ class TechnologyType:
             for key in st:
                 if key not in stage_keys:
                     raise _unknown(key, stage_keys, w)
-            n = _number(st.get("n_bits"), f"{w}.n_bits", 2, 16, integer=True)
+            n = check_number(st.get("n_bits"), f"{w}.n_bits", 2, 16, integer=True)
             stages.append(
                 Stage(
                     name=str(st.get("name", f"stage{i}")),
                     n_bits=n,
-                    k=_number(st.get("k"), f"{w}.k", 0, n - 1, integer=True),
-                    target_quantile=_number(
+                    k=check_number(st.get("k"), f"{w}.k", 0, n - 1, integer=True),
+                    target_quantile=check_number(
                         st.get("target_quantile"), f"{w}.target_quantile", 0.5, 1.0
                     ),
                     frontier=bool(st.get("frontier", False)),
@@ -264,10 +255,12 @@ class TechnologyType:
             name=str(data["name"]),
             description=str(data["description"]),
             stages=tuple(stages),
-            turbulence=_number(data["turbulence"], f"{where}.turbulence", 0.0, 1.0),
-            blockade=_number(data["blockade"], f"{where}.blockade", 0.0, 1.0),
-            rival_hazard=_number(data["rival_hazard"], f"{where}.rival_hazard", 0.0, 1.0),
-            cost_multiplier=_number(data["cost_multiplier"], f"{where}.cost_multiplier", 1e-3, 1e3),
+            turbulence=check_number(data["turbulence"], f"{where}.turbulence", 0.0, 1.0),
+            blockade=check_number(data["blockade"], f"{where}.blockade", 0.0, 1.0),
+            rival_hazard=check_number(data["rival_hazard"], f"{where}.rival_hazard", 0.0, 1.0),
+            cost_multiplier=check_number(
+                data["cost_multiplier"], f"{where}.cost_multiplier", 1e-3, 1e3
+            ),
         )
 
     def replace(self, where: str = "technology", **changes: Any) -> TechnologyType:
@@ -278,7 +271,7 @@ class TechnologyType:
         data = asdict(self) | changes
         data["stages"] = [s if isinstance(s, dict) else asdict(s) for s in data["stages"]]
         if k_shift:
-            shift = _number(k_shift, f"{where}.k_shift", -15, 15, integer=True)
+            shift = check_number(k_shift, f"{where}.k_shift", -15, 15, integer=True)
             for stage in data["stages"]:
                 stage["k"] = min(max(stage["k"] + shift, 0), stage["n_bits"] - 1)
         return TechnologyType.from_mapping(data, where)
@@ -382,10 +375,10 @@ class Parameters:
         for key, value in changes.items():
             if key in POPULATION_RANGES:
                 lo, hi = POPULATION_RANGES[key]
-                population[key] = _number(value, f"{where}.{key}", lo, hi, integer=True)
+                population[key] = check_number(value, f"{where}.{key}", lo, hi, integer=True)
             elif key in PARAMETER_RANGES:
                 lo, hi, integer = PARAMETER_RANGES[key]
-                values[key] = _number(value, f"{where}.{key}", lo, hi, integer)
+                values[key] = check_number(value, f"{where}.{key}", lo, hi, integer)
             else:
                 raise _unknown(key, [*POPULATION_RANGES, *PARAMETER_RANGES], where)
         if (
@@ -431,19 +424,19 @@ def technology_names() -> list[str]:
 
 def load_regime(name: str) -> Levers:
     """The levers of a regime preset, e.g. ``load_regime("spiral")``."""
-    _choice(name, "regime", tuple(regime_names()))
+    check_choice(name, "regime", tuple(regime_names()))
     data = _read_toml("regimes", f"{name}.toml")
     return Levers.from_mapping(data["levers"], f"regimes/{name}.toml [levers]")
 
 
 def regime_description(name: str) -> str:
-    _choice(name, "regime", tuple(regime_names()))
+    check_choice(name, "regime", tuple(regime_names()))
     return str(_read_toml("regimes", f"{name}.toml").get("description", ""))
 
 
 def load_technology(name: str) -> TechnologyType:
     """A technology type shipped with kctsim, e.g. ``load_technology("key_generic")``."""
-    _choice(name, "technology type", tuple(technology_names()))
+    check_choice(name, "technology type", tuple(technology_names()))
     return TechnologyType.from_mapping(
         _read_toml("technologies", f"{name}.toml"), f"technologies/{name}.toml"
     )

@@ -162,7 +162,7 @@ class KCTModel(Model):
         param_changes |= {k: v for k, v in given.items() if v is not None}
         self.params = params.replace("parameters", **param_changes) if param_changes else params
         n_stages = len(self.tech_spec.stages)
-        if n_stages > 1 and len(levers.stage_weights) != n_stages:
+        if n_stages > 1 and levers.stage_weights and len(levers.stage_weights) != n_stages:
             raise ConfigError(
                 f"levers.stage_weights: {len(levers.stage_weights)} weights for a chain of "
                 f"{n_stages} stages; give one weight per stage"

@@ -29,37 +29,7 @@ from kctsim.config import (
     regime_names,
     technology_names,
 )
-
-LEVER_GROUPS: dict[str, tuple[str, ...]] = {
-    "Who leads and funds": (
-        "core_subject",
-        "targeted_share",
-        "matching_ratio",
-        "selection_noise",
-        "direction_setting",
-    ),
-    "Collaboration": (
-        "consortium",
-        "result_sharing",
-        "info_sharing",
-        "social_trust",
-        "platform",
-        "user_participation",
-    ),
-    "Appropriability and culture": (
-        "ip_protection",
-        "risk_tolerance",
-        "people_orientation",
-        "imitation_bias",
-    ),
-    "Chain and timing (major strategic)": (
-        "stage_weights",
-        "bottleneck_following",
-        "front_loading",
-    ),
-    "Entry": ("entry_rate",),
-}
-"""Every lever of :class:`~kctsim.config.Levers`, once, in the order of MODEL.md section 5."""
+from kctsim.config import LEVER_GROUPS as LEVER_GROUPS  # the dashboard's groups
 
 CHOICE_LEVERS: dict[str, tuple[str, ...]] = {
     "core_subject": CORE_SUBJECTS,

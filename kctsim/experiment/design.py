@@ -35,6 +35,9 @@ from kctsim.config import (
     PARAMETER_RANGES,
     POPULATION_RANGES,
     ConfigError,
+    check_choice,
+    check_number,
+    clip,
     suggest,
 )
 
@@ -44,38 +47,8 @@ Point = dict[str, Any]
 # ---------------------------------------------------------------- checking
 
 
-def clip(value: Any, limit: int = 40) -> str:
-    """``repr(value)`` cut to ``limit`` characters, so an error never echoes a whole file."""
-    if isinstance(value, int) and value.bit_length() > 128:  # repr() refuses > 4300 digits
-        return f"an integer of {value.bit_length()} bits"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def number(value: Any, where: str, lo: float, hi: float, integer: bool = False) -> int | float:
-    """``value`` as a number in ``[lo, hi]`` (an ``int`` if ``integer``), or a ConfigError."""
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: expected {kind}, got {clip(value)}")
-    if isinstance(value, int) and abs(value) > 2**63:  # float() of a huge int overflows
-        raise ConfigError(f"{where}: {clip(value)} is outside the allowed range [{lo}, {hi}]")
-    if not math.isfinite(value):
-        raise ConfigError(f"{where}: expected {kind} in [{lo}, {hi}], got {clip(value)}")
-    if integer and not float(value).is_integer():
-        raise ConfigError(f"{where}: expected an integer, got {clip(value)}")
-    if not lo <= value <= hi:
-        raise ConfigError(f"{where}: {clip(value)} is outside the allowed range [{lo}, {hi}]")
-    return int(value) if integer else float(value)
-
-
-def choice(value: Any, where: str, allowed: Sequence[str]) -> str:
-    """``value`` if it is one of ``allowed``, or a ConfigError naming them."""
-    if not isinstance(value, str) or value not in allowed:
-        raise ConfigError(
-            f"{where}: {clip(value)} is not allowed{suggest(str(value), list(allowed))}; "
-            f"allowed: {', '.join(allowed)}"
-        )
-    return value
+number = check_number  # the one check of a number (kctsim.config)
+choice = check_choice
 
 
 def unknown(key: str, allowed: Sequence[str], where: str) -> ConfigError:

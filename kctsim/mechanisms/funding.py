@@ -68,7 +68,8 @@ def allocation(levers: Levers, horizon: int, n_stages: int, start: np.ndarray) -
     # exp(-3 phi t/T): phi = 0 is sustained; the total over the horizon is fixed.
     shape = np.exp(-3.0 * phi * np.arange(horizon) / horizon)
     even = np.full(n_stages, 1.0 / n_stages)
-    weights = np.asarray(levers.stage_weights[:n_stages], dtype=float) if n_stages > 1 else even
+    chain = n_stages > 1 and levers.stage_weights  # no weights: an even split
+    weights = np.asarray(levers.stage_weights[:n_stages], dtype=float) if chain else even
     return Allocation(
         budget_profile=shape * horizon / shape.sum(),
         direction=start.copy(),
