@@ -16,6 +16,7 @@ way, and so are the results.
 
 from __future__ import annotations
 
+from operator import is_
 from typing import NamedTuple
 
 import numpy as np
@@ -33,7 +34,7 @@ from kctsim.mechanisms import (
     rnd,
     spillover,
 )
-from kctsim.state import Books, Links
+from kctsim.state import TICK_STATE_FIELDS, Books, Links, TickState
 from kctsim.streams import random
 from kctsim.technology import _refresh_kernel, all_stages_passed
 
@@ -153,32 +154,76 @@ def rnd_discoveries(model) -> np.ndarray:
 
 
 def _call_kernel(model, first_stage: int) -> TickResult:
-    """The model's state as bundles, room made in the buffers, and the kernel called."""
+    """Room made in the buffers, the state handed over, and the kernel called."""
     o, ledger, census = model.orgs, model.ledger, model.census()
     if len(model.discovery_buffer) < o.n * model.n_stages:
         model.discovery_buffer = np.empty(2 * o.n * model.n_stages, dtype=np.int64)
-    reach = model.reach.refresh(model.tech) if model.breakthrough_tick < 0 else model.reach.counts
+    if model.breakthrough_tick < 0:
+        model.reach.refresh(model.tech)  # in place: the hazard's jump counts
     ledger.reserve(_most_ledger_rows(model, census))
     network.reserve(model, len(census.orgs))  # at most one new link per seeker
-    return _advance_kernel(
-        model.streams,
-        model.now(first_stage),
+    return _advance_kernel(tick_state(model), model.now(first_stage))
+
+
+def tick_state(model) -> TickState:
+    """The model's bundles as one :class:`~kctsim.state.TickState`: the one made before,
+    with the bundles replaced since (census and fitness after entries and exits) set
+    into it, or a new one when others were replaced."""
+    bundles = (
         model.constants,
-        o.bundle(),
-        census,
+        model.streams,
+        model.orgs.bundle(),
+        model.census(),
         model.fitness,
         model.terrain(),
         model.allocation,
         model.users.bundle(),
         model.scientists.bundle(),
-        Links(model.edge_a, model.edge_b, model.edge_trust),
+        model.kept(Links, model.edge_a, model.edge_b, model.edge_trust),
         model.knowledge_state(),
-        Books(ledger.ints, ledger.amounts),
-        reach,
+        model.kept(Books, model.ledger.ints, model.ledger.amounts),
+        model.reach.counts,
         model.reach.miss,
         demography.exit_buffer(model),
         model.measurements,
     )
+    kept = model.tick_state
+    if kept is not None:
+        made, state = kept
+        if all(map(is_, made, bundles)):
+            return state
+        changed = [k for k, (a, b) in enumerate(zip(made, bundles, strict=True)) if a is not b]
+        if all(k in _SETTERS for k in changed):
+            for k in changed:
+                _SETTERS[k](state, bundles[k])
+            model.tick_state = (bundles, state)
+            return state
+    model.tick_state = (bundles, TickState(*bundles))
+    return model.tick_state[1]
+
+
+@njit(**JIT)
+def _set_census(state, census):
+    state.census = census
+
+
+@njit(**JIT)
+def _set_fitness(state, fitness):
+    state.fitness = fitness
+
+
+@njit(**JIT)
+def _set_knowledge(state, knowledge):
+    state.knowledge = knowledge
+
+
+# The bundles replaced on every entry or exit, set into the state rather than making a
+# new one (by their place in TICK_STATE_FIELDS).
+_SETTERS = {
+    TICK_STATE_FIELDS.index("census"): _set_census,
+    TICK_STATE_FIELDS.index("fitness"): _set_fitness,
+    TICK_STATE_FIELDS.index("knowledge"): _set_knowledge,
+}
 
 
 def _most_ledger_rows(model, census) -> int:
@@ -197,12 +242,24 @@ def _most_ledger_rows(model, census) -> int:
 
 
 @njit(**JIT)
-def _advance_kernel(
-    streams, now, c, orgs, census, fitness, terrain, plan, users, scientists, links, knowledge,
-    books, reach, miss, exits, measurements,
-):  # fmt: skip
+def _advance_kernel(state, now):
     """Steps 0-5 in the order of the tick (each call is one mechanism's kernel), then
     6 and 7 while no Mesa agent has to be made or removed."""
+    c, streams, orgs, census, fitness = (
+        state.constants,
+        state.streams,
+        state.orgs,
+        state.census,
+        state.fitness,
+    )
+    terrain, plan, users, scientists = state.terrain, state.plan, state.users, state.scientists
+    links, knowledge, books, measurements = (
+        state.links,
+        state.knowledge,
+        state.books,
+        state.measurements,
+    )
+    reach, miss, exits = state.reach, state.miss, state.exits
     tick, n, S = now.tick, now.n, len(terrain.gates)
     rng = streams.main
     pos, n_edges, rival_tick = now.pos, now.n_edges, now.rival_tick

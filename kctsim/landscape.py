@@ -57,9 +57,13 @@ class NKLandscape:
         self.version += 1
         NKLandscape.revisions += 1
 
-    def redraw_bit(self, bit: int, rng: np.random.Generator | None = None) -> None:
+    def redraw_bit(self, bit: int) -> None:
         """Turbulence: redraw one bit's contribution table and recompute fitness."""
-        self.tables[bit] = (self.rng if rng is None else rng).random(self.tables.shape[1])
+        self.replace_bit_table(bit, self.rng.random(self.tables.shape[1]))
+
+    def replace_bit_table(self, bit: int, table: np.ndarray) -> None:
+        """One bit's contribution table replaced by ``table``; fitness recomputed."""
+        self.tables[bit] = table
         self._contrib[bit] = self.tables[bit, self._index[bit]]
         self._refresh()
 

@@ -19,7 +19,6 @@ from numba import njit
 from kctsim.config import AGENT_TYPES
 from kctsim.kernels import JIT, total
 from kctsim.mechanisms import network
-from kctsim.state import Links
 
 N_TYPES = len(AGENT_TYPES)
 COUNTED_TYPES = tuple(t for t in AGENT_TYPES if t != "government")
@@ -392,13 +391,17 @@ def _measure_kernel(
 def measure(model) -> None:
     """Every metric of the tick into ``model.measurements``, then the counters reset."""
     model.catch_up()  # after entries or exits: the census and the fitness arrays
-    _measure_kernel(
-        model.now(), model.tally(), model.constants.metrics, model.orgs.bundle(), model.census(),
-        model.fitness, model.terrain(), model.allocation, model.users.bundle(),
-        Links(model.edge_a, model.edge_b, model.edge_trust), model.knowledge_state(),
-        model.measurements,
-    )  # fmt: skip
+    _measure_state(model.compiled_state(), model.now(), model.tally())
     finish(model)
+
+
+@njit(**JIT)
+def _measure_state(state, now, tally):
+    """:func:`_measure_kernel` on the bundles of a :class:`~kctsim.state.TickState`."""
+    _measure_kernel(
+        now, tally, state.constants.metrics, state.orgs, state.census, state.fitness,
+        state.terrain, state.plan, state.users, state.links, state.knowledge, state.measurements,
+    )  # fmt: skip
 
 
 def finish(model) -> None:

@@ -10,6 +10,7 @@ with 6 and 7 when no Mesa agent is made or removed).
 from __future__ import annotations
 
 from functools import cache
+from operator import is_
 from typing import Any
 
 import networkx as nx
@@ -60,6 +61,7 @@ from kctsim.state import (
     Scientists,
     Streams,
     Terrain,
+    TickState,
     Users,
     measurements,
 )
@@ -206,6 +208,8 @@ class KCTModel(Model):
         self.discovery_buffer = np.empty(0, dtype=np.int64)
         self.exit_rows = np.empty(0, dtype=np.int64)
         self._constants: tuple[Levers, Parameters, TickConstants] | None = None
+        self._bundles: dict[type, Any] = {}  # see kept()
+        self.tick_state = None  # the compiled tick's state (compiled_tick._call_kernel)
         self.tick = 0
         self.rival_tick = self.breakthrough_tick = -1
         self.refresh_fitness()
@@ -479,16 +483,32 @@ class KCTModel(Model):
     def terrain(self) -> Terrain:
         """The technology's tables as the rules see them (after turbulence, the new ones)."""
         t = self.tech
-        return Terrain(t.fitness_table(), t.n_bits, t.gates, t.frontier)
+        return self.kept(Terrain, t.fitness_table(), t.n_bits, t.gates, t.frontier)
 
     def knowledge_state(self) -> Knowledge:
         """Who sees which designs and who gained from whose, as one bundle."""
         visible, visible_row = spillover.visible_buffers(self)
-        return Knowledge(
-            self.pool_design, self.pool_row, self.pool_next, visible, visible_row,
+        return self.kept(
+            Knowledge, self.pool_design, self.pool_row, self.pool_next, visible, visible_row,
             self.public_design, self.public_row, self.spill_matrix, self.changed,
             self.discovery_buffer,
         )  # fmt: skip
+
+    def kept(self, bundle: type, *arrays: np.ndarray) -> Any:
+        """The bundle of these arrays: the one made before while they are the same objects
+        (the tick's kernel gets its state again only when a bundle is replaced)."""
+        made = self._bundles.get(bundle)
+        if made is None or not all(map(is_, made, arrays)):
+            made = self._bundles[bundle] = bundle(*arrays)
+        return made
+
+    def compiled_state(self) -> TickState:
+        """Every bundle as one compiled state (:func:`kctsim.compiled_tick.tick_state`)."""
+        return compiled_tick.tick_state(self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The compiled state refers to the arrays by address: a copy makes its own.
+        return {**self.__dict__, "tick_state": None, "_bundles": {}}
 
     @property
     def latest(self) -> dict[str, float | int]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import types
+from numba.experimental import structref
 
 # One row per organisation (government included); name -> (dtype, one value per stage).
 ORGANISATION_COLUMNS: dict[str, tuple[type, bool]] = {
@@ -233,3 +235,44 @@ class Now(NamedTuple):
     innovation: float  # fitness gained by own search so far this tick
     moves_imitation: int  # moves so far this tick
     moves_innovation: int
+
+
+# ------------------------------------------------------------ the tick's state
+# The tick's kernel takes every bundle above in one StructRef (numba's documented
+# mutable struct): numba passes it by reference in about a microsecond, where it reads
+# a tuple of bundles from Python element by element (some 50 us a call).
+
+
+@structref.register
+class TickStateType(types.StructRef):
+    """numba's type of :class:`TickState`."""
+
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class TickState(structref.StructRefProxy):
+    """Every bundle the tick's kernel reads or writes (fields: :data:`TICK_STATE_FIELDS`),
+    made by :func:`kctsim.compiled_tick.tick_state` again whenever one of them is
+    replaced. Not picklable: the model makes it afresh after a copy."""
+
+
+TICK_STATE_FIELDS = (
+    "constants",
+    "streams",
+    "orgs",
+    "census",
+    "fitness",
+    "terrain",
+    "plan",
+    "users",
+    "scientists",
+    "links",
+    "knowledge",
+    "books",
+    "reach",
+    "miss",
+    "exits",
+    "measurements",
+)
+structref.define_proxy(TickState, TickStateType, list(TICK_STATE_FIELDS))

@@ -474,7 +474,8 @@ def state_dict(s: np.ndarray) -> dict[str, Any]:
 def to_generator(s: np.ndarray) -> np.random.Generator:
     """A new numpy ``Generator(PCG64)`` at the stream's current state (a copy: drawing
     from it does not advance ``s``; see :func:`as_numpy`)."""
-    generator = np.random.Generator(np.random.PCG64())
+    # Seeded with 0 only to skip gathering entropy; the state is set at once.
+    generator = np.random.Generator(np.random.PCG64(0))
     generator.bit_generator.state = state_dict(s)
     return generator
 

@@ -14,7 +14,7 @@ from numba import njit
 from kctsim.config import TechnologyType
 from kctsim.kernels import JIT
 from kctsim.landscape import NKLandscape
-from kctsim.streams import as_numpy, integers
+from kctsim.streams import as_numpy, fill_random, integers
 
 
 class Technology:
@@ -93,8 +93,10 @@ class Technology:
         """Turbulence struck a stage (its draw is made in :mod:`kctsim.compiled_tick`):
         one random bit's contribution table is drawn again."""
         land = self.landscapes[stage]
-        with as_numpy(self.stream) as rng:
-            land.redraw_bit(int(rng.integers(land.n_bits)), rng)
+        bit = int(integers(self.stream, 0, land.n_bits))
+        table = np.empty(land.tables.shape[1])
+        fill_random(self.stream, table)  # numpy's rng.random(size)
+        land.replace_bit_table(bit, table)
 
     def fitness_table(self) -> np.ndarray:
         """Every stage's fitness table in one array, shape (stages, 2^max N), for the

@@ -23,7 +23,7 @@ from kctsim.mechanisms.market import _reassign_kernel
 from kctsim.mechanisms.network import _drop_rows_kernel
 from kctsim.mechanisms.people import _expertise_kernel
 from kctsim.state import Links
-from kctsim.streams import as_numpy, integers, poisson, random
+from kctsim.streams import integers, poisson, random
 
 INSOLVENCY_TOLERANCE = 1e-9  # below zero by more than rounding error
 _TREASURY = TYPE_CODE["treasury"]
@@ -170,8 +170,7 @@ def exit_and_enter(model) -> None:
     n_new = model.entrants_due
     if len(model.exits_due):
         remove(model, model.exits_due)
-        with as_numpy(model.streams.main) as rng:
-            n_new = int(rng.poisson(model.levers.entry_rate))
+        n_new = int(poisson(model.streams.main, model.levers.entry_rate))
     if n_new:
         new = model.add_organisations("sme", n_new)
         people.seed_capital(model, new)

@@ -21,7 +21,7 @@ from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms.network import _link_hubs_kernel
 from kctsim.mechanisms.network import reserve as _reserve_links
 from kctsim.mechanisms.spillover import _join_kernel, hub_code
-from kctsim.streams import as_numpy, integers, random
+from kctsim.streams import fill_random, integers, random
 
 _SEED_CAPITAL = KIND_CODE["seed_capital"]
 _MARKET = TYPE_CODE["market"]
@@ -91,15 +91,14 @@ def found_startups(model) -> None:
     if not founding:
         return
     discoveries = np.unique(np.asarray(model.discoveries, dtype=np.int64))
-    with as_numpy(model.streams.main) as rng:
-        draws = rng.random(len(discoveries))
+    draws = np.empty(len(discoveries))
+    fill_random(model.streams.main, draws)  # numpy's rng.random(n)
     found = discoveries[draws < p.startup_rate * lev.people_orientation]
     for row in found:
         staff = np.flatnonzero(sc.view("employer") == row)
         if len(staff) == 0:
             continue
-        with as_numpy(model.streams.main) as rng:
-            founder = staff[rng.integers(len(staff))]
+        founder = staff[integers(model.streams.main, 0, len(staff))]
         new = model.add_organisations("sme", 1, designs=o.design[row][None, :].copy())
         seed_capital(model, new)
         sc.employer[founder] = new[0]
