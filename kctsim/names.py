@@ -133,3 +133,20 @@ def chinese_characters() -> set[str]:
 
     walk(table())
     return found
+
+
+def choices_help(section: str, keys: list[str]) -> str:
+    """One help sentence per choice, for ``--help``: ``"spiral = Spiral Progressive
+    (螺旋递进), the paper's mode for key generic technology; ..."``."""
+    known = list(table().get(section, {}))
+    parts = []
+    for key in sorted(keys, key=lambda k: (known.index(k) if k in known else len(known), k)):
+        e = entry(section, key)
+        if e.role and e.pairs_with:
+            kind = "mode for" if e.role == "mode" else "cause of missing"
+            what = f"the paper's {kind} {name('technologies', e.pairs_with).lower()} technology"
+        else:
+            what = e.description.rstrip(".")
+            what = what[:1].lower() + what[1:]
+        parts.append(f"{key} = {e.bilingual}, {what}" if what else f"{key} = {e.bilingual}")
+    return "; ".join(parts)

@@ -62,3 +62,17 @@ def test_the_bundled_font_draws_every_chinese_character_kctsim_shows():
     missing = fonts.needed_characters() - fonts.covered_characters()
     assert not missing, f"run `python -m kctsim.fonts` to add {''.join(sorted(missing))}"
     assert fonts.font_path().stat().st_size < 200_000  # a subset, not the whole font
+
+
+def test_run_help_explains_every_regime_and_type_in_the_papers_words():
+    from kctsim.cli import build_parser
+
+    run = (
+        next(a for a in build_parser()._actions if a.dest == "command").choices["run"].format_help()
+    )
+    flat = " ".join(run.split())
+    for regime in regime_names():
+        assert f"{regime} = {names.regime(regime)}" in flat
+    for tech in technology_names():
+        assert f"{tech} = {names.technology(tech)}" in flat
+    assert "the paper's cause of missing key generic technology" in flat
