@@ -12,13 +12,17 @@ a legend, and a panel whose lines never move is left out.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only; set before pyplot is imported anywhere
+# Files only, set before pyplot is imported anywhere; but a notebook kernel keeps the
+# inline backend it chose (ipykernel sets MPLBACKEND), so its figures show in the notebook.
+if "inline" not in os.environ.get("MPLBACKEND", ""):
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
