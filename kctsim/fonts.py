@@ -5,7 +5,8 @@ matplotlib's default DejaVu Sans), and the paper's terms then show as empty
 boxes. kctsim ships a subset of Noto Sans CJK SC (SIL Open Font Licence 1.1)
 holding only the characters kctsim shows: those of ``kctsim/data/names.toml``
 and of the propositions' statements. The dashboard serves it with its static
-files (``kctsim/dashboard/public/``); the figures register it with matplotlib.
+assets (``kctsim/dashboard/public/``, at ``/static/assets/``); the figures register
+it with matplotlib.
 
 After adding Chinese text to either file, rebuild the subset from a full Noto
 Sans CJK font (Debian: ``apt-get install fonts-noto-cjk``)::
@@ -32,7 +33,7 @@ SOURCE_FACE = "Noto Sans CJK SC"
 
 
 def font_path() -> Path:
-    """The bundled subset, served by the dashboard at ``/static/public/<FILE>``."""
+    """The bundled subset, served by the dashboard at ``/static/assets/<FILE>``."""
     return Path(str(resources.files("kctsim").joinpath("dashboard", "public", FILE)))
 
 

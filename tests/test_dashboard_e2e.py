@@ -164,8 +164,8 @@ def test_the_tabs_are_explore_compare_results(page, server):
     tabs.first.wait_for()
     assert [t.strip() for t in tabs.all_inner_texts()] == ["EXPLORE", "COMPARE", "RESULTS"]
     tabs.nth(2).click()
-    page.wait_for_url(server + "results")
     page.get_by_text("Results directory").first.wait_for()
+    assert page.url == server + "results"
 
 
 def test_the_papers_chinese_terms_are_drawn_with_the_bundled_font(page, server):
@@ -180,7 +180,7 @@ def test_the_papers_chinese_terms_are_drawn_with_the_bundled_font(page, server):
     )
     family = page.get_by_text("螺旋递进").first.evaluate("e => getComputedStyle(e).fontFamily")
     assert FAMILY in family
-    response = page.request.get(server + f"static/public/{FILE}")
+    response = page.request.get(server + f"static/assets/{FILE}")
     assert response.ok and len(response.body()) > 10_000
 
 
@@ -209,7 +209,7 @@ def test_compare_page_runs_a_small_comparison_to_completion(page, server):
     page.get_by_role("button", name="Run comparison").click()
     page.get_by_text("Running:").wait_for()
     # The page stays responsive meanwhile: another control still answers.
-    choose(page, "Technology type", "major_strategic")
+    choose(page, "Technology type", "Major strategic (重大战略)")
     page.get_by_text("Comparison finished: 6 runs.").wait_for(timeout=180_000)
     page.locator(".bqplot.figure", has_text="replicates per regime").first.wait_for()
     page.get_by_text("Headline metrics").wait_for()

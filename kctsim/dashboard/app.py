@@ -8,6 +8,7 @@ both survive switching pages.
 from __future__ import annotations
 
 import solara
+from solara.server import settings
 
 from kctsim import fonts
 from kctsim.dashboard.compare_page import ComparePage, use_compare_runner
@@ -17,11 +18,17 @@ from kctsim.dashboard.state import Session, SessionContext
 
 TITLE = "kctsim: breaking through key core technologies"
 
+# Solara serves <app's parent>/public and /assets (kctsim/ here), not files beside the app;
+# as an extra assets location, dashboard/public is served at /static/assets/.
+PUBLIC = str(fonts.font_path().parent)
+if PUBLIC not in settings.assets.extra_locations:
+    settings.assets.extra_locations.append(PUBLIC)
+
 
 def font_css(root_path: str = "") -> str:
     """CSS that draws the paper's Chinese terms with the bundled font subset.
 
-    Solara serves ``kctsim/dashboard/public/`` at ``/static/public/``. The subset
+    The dashboard serves ``kctsim/dashboard/public/`` at ``/static/assets/``. The subset
     comes after Roboto, so Latin text keeps Vuetify's look and only the CJK glyphs
     (missing from Roboto and, on many machines, from every installed font) come
     from it. Icons keep their own icon fonts.
@@ -29,7 +36,7 @@ def font_css(root_path: str = "") -> str:
     return f"""
 @font-face {{
   font-family: "{fonts.FAMILY}";
-  src: url("{root_path}/static/public/{fonts.FILE}") format("opentype");
+  src: url("{root_path}/static/assets/{fonts.FILE}") format("opentype");
   font-display: swap;
 }}
 .v-application, .v-application *:not(.v-icon):not(.mdi):not([class*="fa-"]) {{
@@ -38,28 +45,18 @@ def font_css(root_path: str = "") -> str:
 """
 
 
-@solara.component
-def NavigationTabs():
-    """The page tabs, labelled with the routes' labels (AppLayout's own use the paths:
-    "Home", "compare", "results")."""
-    route, routes = solara.use_route()
-    router = solara.use_router()
-    index = routes.index(route) if route in routes else 0
-
-    def go(i: int) -> None:
-        router.push(solara.resolve_path(routes[i], level=0))
-
-    with solara.lab.Tabs(value=index, on_value=go, align="center") as tabs:
-        for r in routes:
-            solara.lab.Tab(r.label)
-    return tabs
+def _navigation_tabs() -> solara.Element:
+    """The page tabs, labelled with the routes' labels (AppLayout's own tabs show the
+    paths: "Home", "compare", "results"). A Tabs element in the app bar replaces them;
+    each tab links to its page, and the current page's tab is the active one."""
+    tabs = [solara.lab.Tab(r.label, path_or_route="/" + r.path.lstrip("/")) for r in routes]
+    return solara.lab.Tabs(align="center", children=tabs)
 
 
 def _frame(children: list) -> solara.Element:
-    from solara.server.settings import main
-
     # In the app bar, not beside the page: AppLayout would make a second child its sidebar.
-    bar = solara.AppBar(children=[NavigationTabs(), solara.Style(font_css(main.root_path or ""))])
+    style = solara.Style(font_css(settings.main.root_path or ""))
+    bar = solara.AppBar(children=[_navigation_tabs(), style])
     return solara.AppLayout(children=[bar, *children], title=TITLE, navigation=True)
 
 

@@ -103,7 +103,7 @@ def CompareControls(session: Session):
     v.Select(
         label="Regimes",
         v_model=list(request.regimes),
-        items=[{"text": names.regime(r), "value": r} for r in regime_names()],
+        items=[{"title": names.regime(r), "value": r} for r in regime_names()],
         multiple=True,
         chips=True,
         on_v_model=lambda chosen: update(regimes=tuple(chosen)),

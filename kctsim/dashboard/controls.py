@@ -45,7 +45,7 @@ def NamedSelect(
 ):
     """A select of technology types or regimes showing the paper's names (English and
     Chinese; ``section`` of :mod:`kctsim.names`); its value stays the code name."""
-    items = [{"text": names.bilingual(section, k), "value": k} for k in keys]
+    items = [{"title": names.bilingual(section, k), "value": k} for k in keys]
     return v.Select(label=label, v_model=value, items=items, on_v_model=on_value)
 
 

@@ -320,8 +320,9 @@ def plot_stages(means: pd.DataFrame, technology: str, n_stages: int) -> Figure:
     reached = _quarter_all_reach(progress, GATE_REACHED)
     horizon = int(mine["tick"].max()) if len(mine) else 0
     note = ""
-    if reached is not None and reached <= max(horizon // 8, 1):
-        # Every stage at its gate within the first eighth of the run: a flat row, said in words.
+    if reached is not None and reached <= max(horizon // 4, 1):
+        # Every stage at its gate within the first quarter of the run: a row flat at 1
+        # for most of it, said in a sentence instead.
         note = (
             f"Progress to each stage's gate is not drawn: under every regime every stage "
             f"is within {1 - GATE_REACHED:.0%} of its gate by quarter {reached}."
@@ -360,11 +361,17 @@ def plot_stages(means: pd.DataFrame, technology: str, n_stages: int) -> Figure:
     for ax in axes[-1, : max(len(bottom), 1) if bottom else n_stages]:
         ax.set_xlabel(TICK_LABEL, fontsize=8)
     order = _in_table_order("regimes", set(drawn))
-    fig.legend(handles=_regime_handles(order), loc="lower center", ncol=3, fontsize=8)
+    fig.legend(
+        handles=_regime_handles(order),
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.04 if note else 0.0),
+        ncol=3,
+        fontsize=8,
+    )
     fig.suptitle(f"{names.technology(technology)}: money and blockage along the chain")
     if note:
-        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, style="italic")
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+        fig.text(0.5, 0.0, note, ha="center", va="bottom", fontsize=8, style="italic")
+    fig.tight_layout(rect=(0, 0.15 if note else 0.1, 1, 1))
     return fig
 
 
