@@ -150,3 +150,11 @@ def choices_help(section: str, keys: list[str]) -> str:
             what = what[:1].lower() + what[1:]
         parts.append(f"{key} = {e.bilingual}, {what}" if what else f"{key} = {e.bilingual}")
     return "; ".join(parts)
+
+
+def factor(key: str) -> str:
+    """A design factor's name, whether a lever, a parameter or a population size."""
+    for section in ("levers", "parameters"):
+        if key in table()[section]:
+            return name(section, key)
+    return key.replace("_", " ")

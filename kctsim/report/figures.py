@@ -560,9 +560,7 @@ def plot_robustness(verdicts: pd.DataFrame, drivers: pd.DataFrame, top: int = 3)
         corr.axis("off")
     else:
         best = drivers[drivers["rank"] <= top].dropna(subset=["rho"])
-        labels = [
-            f"{r.proposition}: {names.name('parameters', r.factor)}" for r in best.itertuples()
-        ]
+        labels = [f"{r.proposition}: {names.factor(r.factor)}" for r in best.itertuples()]
         rho = best["rho"].to_numpy(float)
         colours = ["tab:blue" if x > 0 else "tab:orange" for x in rho]
         corr.barh(labels[::-1], rho[::-1], color=colours[::-1])
