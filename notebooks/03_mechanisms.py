@@ -192,11 +192,11 @@ frontier = false
 
 
 ks = SIZES["ks"]
-names = ", ".join(f'"cutting_edge_k{k}"' for k in ks)
+variants = ", ".join(f'"cutting_edge_k{k}"' for k in ks)
 lock_in = run(
     f"""
 name = "path_dependence"
-technologies = [{names}]
+technologies = [{variants}]
 regimes = ["jungle", "path_dependent"]
 horizon = {H}
 replicates = {R}
