@@ -46,6 +46,12 @@ class Entry:
     quote: str = ""
     role: str = ""
     pairs_with: str = ""
+    short: str = ""
+
+    @property
+    def brief(self) -> str:
+        """The short form where one is given (tight labels), else the name."""
+        return self.short or self.name
 
     @property
     def bilingual(self) -> str:

@@ -90,7 +90,7 @@ class FlowTally:
 
 
 def _agent(kind: str) -> str:
-    return names.name("agents", kind)
+    return names.entry("agents", kind).brief
 
 
 @dataclass(frozen=True)

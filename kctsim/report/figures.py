@@ -418,12 +418,14 @@ def plot_flow_heatmaps(flows: pd.DataFrame, pairs: Sequence[tuple[str, str]]) ->
         image = ax.imshow(np.ma.masked_less_equal(matrix.to_numpy(float), 0), cmap=cmap, norm=norm)
         ax.set_xticks(
             range(len(payees)),
-            [names.name("agents", t) for t in payees],
+            [names.entry("agents", t).brief for t in payees],
             rotation=60,
             ha="right",
             fontsize=7,
         )
-        ax.set_yticks(range(len(payers)), [names.name("agents", t) for t in payers], fontsize=7)
+        ax.set_yticks(
+            range(len(payers)), [names.entry("agents", t).brief for t in payers], fontsize=7
+        )
         ax.set_title(_pair_title(tech, regime), fontsize=9)
         ax.set_xlabel("who is paid", fontsize=8)
         if k < 2:  # the first column (pairs are stacked two to a column)
