@@ -276,3 +276,13 @@ def test_the_calibration_axis_reads_plain_numbers():
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert labels and all(re.fullmatch(r"\d+", label) for label in labels), labels
+
+
+def test_no_glyph_of_the_papers_terms_is_missing_when_a_figure_is_saved(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fg.save_figure(FIGURES["breakthrough_curves"](), tmp_path / "curves")
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == []
