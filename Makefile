@@ -5,14 +5,25 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ASSETS := $(VENV)/.solara-assets
 CHROMIUM := /usr/bin/chromium
+# Material prints a notice about MkDocs 2 on every build; it is not about this site.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
 
-.PHONY: run test venv lint bench clean dashboard
+.PHONY: run test venv lint bench clean dashboard docs
 
 run: $(STAMP)
 	$(VENV)/bin/kctsim propositions --resume
 
+# The site is built (strictly: a broken link or a failing notebook fails) before pytest,
+# whose browser test opens it.
 test: $(STAMP) $(ASSETS) $(CHROMIUM)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) -m pytest -q
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
+	$(MKDOCS) build --strict --quiet && $(PY) -m pytest -q
+
+# The documentation site into site/ (open site/index.html): the README, the ODD, the
+# propositions, the scenario and CLI references and the five notebooks, executed on
+# their small setting (about a minute).
+docs: $(STAMP)
+	$(MKDOCS) build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -29,7 +40,7 @@ $(STAMP): pyproject.toml
 	@interp=$$(.ci/find-python) || exit 1; \
 	test -x $(PY) || "$$interp" -m venv $(VENV) || exit 1; \
 	$(PY) -m pip install -q --upgrade pip && \
-	$(PY) -m pip install -q -e ".[test]" && touch $(STAMP)
+	$(PY) -m pip install -q -e ".[test,docs]" && touch $(STAMP)
 
 # Solara's browser front end, from the npm registry into the venv: the CDN it
 # normally comes from is unreachable here and in CI (kctsim/dashboard/assets.py).
@@ -47,4 +58,4 @@ $(CHROMIUM):
 	fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache site .cache

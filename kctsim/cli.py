@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+from kctsim import names
 from kctsim.config import ConfigError, regime_names, technology_names
 from kctsim.results import ResultsExistError, check_out_dir, run_model, write_results
 
@@ -151,14 +152,14 @@ def add_run(subparsers: Any) -> None:
         type=_name_type("technology type", technology_names),
         default="key_generic",
         metavar="TYPE",
-        help=f"technology type, one of: {', '.join(techs)} (default: key_generic)",
+        help=f"technology type (default: key_generic): {names.choices_help('technologies', techs)}",
     )
     p.add_argument(
         "--regime",
         type=_name_type("regime", regime_names),
         default="spiral",
         metavar="NAME",
-        help=f"regime preset, one of: {', '.join(regimes)} (default: spiral)",
+        help=f"regime preset (default: spiral): {names.choices_help('regimes', regimes)}",
     )
     p.add_argument(
         "--ticks",
@@ -227,21 +228,28 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    """The summary row as an aligned two-column table."""
-    broke = f"yes, at tick {int(s['breakthrough_tick'])}" if s["broke_through"] else "no"
+    """The summary row as an aligned two-column table, in words and with units."""
+    broke = f"yes, in quarter {int(s['breakthrough_tick'])}" if s["broke_through"] else "no"
+
+    def metric(key: str, digits: int = 3) -> tuple[str, str]:
+        return names.metric(key), f"{s[key]:.{digits}f}"
+
     rows = [
-        ("technology", s["technology"]),
-        ("regime", s["regime"]),
-        ("seed", s["seed"]),
-        ("ticks", s["ticks_run"]),
-        ("broke through", broke),
-        ("P(breakthrough) at horizon", f"{s['p_breakthrough']:.3f}"),
-        ("best fitness", f"{s['best_fitness']:.3f}"),
-        ("spillover share", f"{s['spillover_share']:.3f}"),
-        ("free-riding share", f"{s['free_riding_share']:.3f}"),
-        ("misallocation index", f"{s['misallocation_index']:.3f}"),
-        ("adoption share", f"{s['adoption_share']:.3f}"),
-        ("exits / entries", f"{int(s['total_exits'])} / {int(s['total_entries'])}"),
+        ("Technology type", names.technology(s["technology"])),
+        ("Regime", names.regime(s["regime"])),
+        ("Seed", s["seed"]),
+        ("Quarters run", s["ticks_run"]),
+        ("Broke through", broke),
+        ("P(breakthrough) by the horizon (probability)", f"{s['p_breakthrough']:.3f}"),
+        metric("best_fitness"),
+        metric("spillover_share"),
+        metric("free_riding_share"),
+        (
+            "Misallocation index, mean over quarters (share of money)",
+            f"{s['misallocation_index']:.3f}",
+        ),
+        metric("adoption_share"),
+        ("Exits / entries (organisations)", f"{int(s['total_exits'])} / {int(s['total_entries'])}"),
     ]
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)

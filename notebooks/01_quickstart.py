@@ -30,7 +30,11 @@ import pandas as pd
 from nbtools import figure_saver, results_dir
 
 import kctsim
+from kctsim import names
+from kctsim.fonts import register_matplotlib
 from kctsim.results import run_model
+
+register_matplotlib()  # the paper's Chinese terms in figure labels, on any machine
 
 # %% tags=["parameters"]
 # Parameters. SETTING picks the size: "small" is a quick look (and what the test suite
@@ -97,14 +101,14 @@ metrics.head()
 # %%
 fig, (ax_p, ax_h) = plt.subplots(1, 2, figsize=(10, 3.6))
 ax_p.plot(metrics.tick, metrics.p_breakthrough, color="C0")
-ax_p.set(xlabel="tick (quarter)", ylabel="P(breakthrough by t)", ylim=(-0.02, 1.02))
+ax_p.set(xlabel="quarter", ylabel=names.metric("p_breakthrough"), ylim=(-0.02, 1.02))
 ax_h.plot(metrics.tick, metrics.hazard, color="C3")
-ax_h.set(xlabel="tick (quarter)", ylabel="hazard h(t)")
+ax_h.set(xlabel="quarter", ylabel=names.metric("hazard"))
 if summary.broke_through:
     for ax in (ax_p, ax_h):
         ax.axvline(summary.breakthrough_tick, color="grey", ls=":", label="breakthrough")
     ax_p.legend(loc="lower right")
-fig.suptitle(f"{TECHNOLOGY} under {REGIME}, seed {SEED}")
+fig.suptitle(f"{names.technology(TECHNOLOGY)} under {names.regime(REGIME)}, seed {SEED}")
 fig.tight_layout()
 save(fig, "breakthrough")
 
@@ -116,10 +120,10 @@ save(fig, "breakthrough")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.6))
-ax.plot(metrics.tick, metrics.best_fitness, label="best fitness")
-ax.plot(metrics.tick, metrics.mean_fitness, label="mean fitness")
-ax.plot(metrics.tick, metrics.gap_to_target, label="gap to target", ls="--")
-ax.set(xlabel="tick (quarter)", ylabel="fitness (global maximum = 1)")
+ax.plot(metrics.tick, metrics.best_fitness, label=names.metric("best_fitness"))
+ax.plot(metrics.tick, metrics.mean_fitness, label=names.metric("mean_fitness"))
+ax.plot(metrics.tick, metrics.gap_to_target, label=names.metric("gap_to_target"), ls="--")
+ax.set(xlabel="quarter", ylabel="fitness (global maximum = 1)")
 ax.legend()
 fig.tight_layout()
 save(fig, "fitness")
@@ -135,8 +139,8 @@ save(fig, "fitness")
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.6))
 for column in ("mean_contribution", "free_riding_share", "contribution_gap", "spillover_share"):
-    ax.plot(metrics.tick, metrics[column], label=column)
-ax.set(xlabel="tick (quarter)", ylabel="share")
+    ax.plot(metrics.tick, metrics[column], label=names.metric(column))
+ax.set(xlabel="quarter", ylabel="share (0 to 1)")
 ax.legend(fontsize="small")
 fig.tight_layout()
 save(fig, "behaviour")
@@ -157,8 +161,8 @@ by_pair = (
     .head(12)
 )
 fig, ax = plt.subplots(figsize=(7, 4))
-by_kind.plot.barh(ax=ax, color="C2")
-ax.set(xlabel="total amount over the run", ylabel="")
+by_kind.rename(index=lambda kind: names.name("ledger", kind)).plot.barh(ax=ax, color="C2")
+ax.set(xlabel="total over the run (money units)", ylabel="")
 fig.tight_layout()
 save(fig, "ledger_by_kind")
 by_pair.to_frame("amount")
@@ -174,10 +178,11 @@ matrix = results.spillover.pivot(index="source_type", columns="receiver_type", v
 matrix = matrix.fillna(0.0)
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
 image = ax.imshow(matrix.to_numpy(), cmap="viridis")
-ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=45, ha="right")
-ax.set_yticks(range(len(matrix.index)), matrix.index)
-ax.set(xlabel="receiver", ylabel="source")
-fig.colorbar(image, ax=ax, label="fitness gained by imitation")
+agent_names = [names.name("agents", t) for t in matrix.columns]
+ax.set_xticks(range(len(matrix.columns)), agent_names, rotation=45, ha="right")
+ax.set_yticks(range(len(matrix.index)), [names.name("agents", t) for t in matrix.index])
+ax.set(xlabel="who gained (receiver)", ylabel="whose design (source)")
+fig.colorbar(image, ax=ax, label="fitness gained by imitation (sum over the run)")
 fig.tight_layout()
 save(fig, "spillover_matrix")
 
@@ -190,8 +195,9 @@ save(fig, "spillover_matrix")
 # %%
 counts = metrics[["tick", "n_leader_firm", "n_sme", "n_state_org", "n_university"]]
 fig, ax = plt.subplots(figsize=(7, 3.6))
-counts.set_index("tick").plot(ax=ax)
-ax.set(xlabel="tick (quarter)", ylabel="alive organisations")
+counts = counts.rename(columns=lambda c: names.name("agents", c.removeprefix("n_")))
+counts.set_index(counts.columns[0]).plot(ax=ax)
+ax.set(xlabel="quarter", ylabel="organisations in business")
 fig.tight_layout()
 save(fig, "population")
 

@@ -39,12 +39,18 @@
 # plots add ± 1 standard error.
 
 # %%
+import textwrap
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from nbtools import figure_saver, results_dir, sweep
 
+from kctsim import names
 from kctsim.experiment.scenario import parse_scenario
 from kctsim.experiment.store import metrics_wide
+from kctsim.fonts import register_matplotlib
+
+register_matplotlib()  # the paper's Chinese terms in figure labels, on any machine
 
 # %% tags=["parameters"]
 # Parameters. SETTING picks the size: "small" is a smoke run (and what the test suite
@@ -132,8 +138,13 @@ table[outcomes]
 fig, axes = plt.subplots(1, len(outcomes), figsize=(14, 3.4))
 for ax, column in zip(axes, outcomes, strict=True):
     ax.errorbar(table.index, table[column], yerr=table[f"{column}_sem"], marker="o", capsize=3)
-    ax.set(xlabel="leak probability", title=column)
-fig.suptitle(f"cutting_edge under dislocated, horizon {H}, {R} replicates per point (± 1 SE)")
+    ax.set(
+        xlabel="leak probability (1 − IP protection)", title=textwrap.fill(names.metric(column), 30)
+    )
+fig.suptitle(
+    f"{names.technology('cutting_edge')} under {names.regime('dislocated')}, "
+    f"horizon {H} quarters, {R} replicates per point (± 1 SE)"
+)
 fig.tight_layout()
 save(fig, "free_riding_vs_leak")
 
@@ -150,7 +161,7 @@ for ax, column in zip(axes, ["free_riding_share", "mean_contribution"], strict=T
     for leak, group in extremes.groupby("leak"):
         mean = group.groupby("tick")[column].mean()
         ax.plot(mean.index, mean.to_numpy(), label=f"{leak:.1f}")
-    ax.set(xlabel="tick (quarter)", title=column)
+    ax.set(xlabel="quarter", title=names.metric(column))
 axes[0].legend(title="leak probability")
 fig.tight_layout()
 save(fig, "free_riding_over_time")
@@ -181,11 +192,11 @@ frontier = false
 
 
 ks = SIZES["ks"]
-names = ", ".join(f'"cutting_edge_k{k}"' for k in ks)
+variants = ", ".join(f'"cutting_edge_k{k}"' for k in ks)
 lock_in = run(
     f"""
 name = "path_dependence"
-technologies = [{names}]
+technologies = [{variants}]
 regimes = ["jungle", "path_dependent"]
 horizon = {H}
 replicates = {R}
@@ -215,13 +226,15 @@ for ax, column in zip(axes, outcomes, strict=True):
             yerr=group[f"{column}_sem"],
             marker="o",
             capsize=3,
-            label=regime,
+            label=names.regime(regime),
         )
-    ax.set(xlabel="K (ruggedness)", title=column)
+    ax.set(
+        xlabel="K (ruggedness: interactions per bit)", title=textwrap.fill(names.metric(column), 30)
+    )
 axes[0].legend()
 fig.suptitle(
-    f"cutting-edge variants, N = 14, horizon {H}, {R} replicates (± 1 SE); "
-    "lock_in averaged over the run, others at the horizon"
+    f"Cutting-edge variants, N = 14, horizon {H} quarters, {R} replicates (± 1 SE); "
+    "lock-in averaged over the run, the others at the horizon"
 )
 fig.tight_layout()
 save(fig, "lock_in_vs_ruggedness")
@@ -262,16 +275,21 @@ fig, axes = plt.subplots(2, len(regimes), figsize=(11, 6.5), sharex=True, squeez
 for col, regime in enumerate(regimes):
     mean = ticks[ticks.regime == regime].groupby("tick").mean(numeric_only=True)
     for s in range(n_stages):
-        line = axes[0, col].plot(mean.index, mean[split[s]], label=f"stage {s + 1} split")
+        line = axes[0, col].plot(mean.index, mean[split[s]], label=f"stage {s + 1} funding share")
         axes[0, col].plot(mean.index, mean[need[s]], ls="--", color=line[0].get_color())
-    axes[0, col].set(title=f"{regime}: funding split (solid) vs need (dashed)", ylabel="share")
+    axes[0, col].set(
+        title=f"{names.regime(regime)}\nfunding share (solid) vs need (dashed)",
+        ylabel="share of government money",
+    )
     axes[1, col].plot(mean.index, mean.misallocation_index, label="misallocation index")
     blockage = axes[1, col].twinx()
-    blockage.plot(mean.index, mean.chain_blockage, color="C3", label="blocked ticks (cumulative)")
-    blockage.set_ylabel("blocked ticks", color="C3")
-    axes[1, col].set(xlabel="tick (quarter)", ylabel="misallocation index")
+    blockage.plot(mean.index, mean.chain_blockage, color="C3", label="quarters blocked so far")
+    blockage.set_ylabel("quarters blocked so far", color="C3")
+    axes[1, col].set(
+        xlabel="quarter", ylabel=textwrap.fill(names.metric("misallocation_index"), 30)
+    )
 axes[0, 0].legend(fontsize="small")
-fig.suptitle(f"major_strategic, mean over {R} replicates")
+fig.suptitle(f"{names.technology('major_strategic')}, mean over {R} replicates")
 fig.tight_layout()
 save(fig, "chain_funding_and_blockage")
 
@@ -320,8 +338,8 @@ for level, group in ticks.groupby("factor.user_participation"):
     mean = group.groupby("tick").mean(numeric_only=True)
     axes[0].plot(mean.index, mean.breakthrough, label=f"{level:.1f}")
     axes[1].plot(mean.index, mean.adoption_share, label=f"{level:.1f}")
-axes[0].set(xlabel="tick (quarter)", title="share broken through by t", ylim=(-0.02, 1.02))
-axes[1].set(xlabel="tick (quarter)", title="adoption share, mean")
+axes[0].set(xlabel="quarter", title="share of runs broken through", ylim=(-0.02, 1.02))
+axes[1].set(xlabel="quarter", title="adoption (share of users), mean")
 axes[0].legend(title="user participation", fontsize="small")
 axes[2].errorbar(
     table.index,
@@ -330,8 +348,11 @@ axes[2].errorbar(
     marker="o",
     capsize=3,
 )
-axes[2].set(xlabel="user participation", title="revenue from users over the run")
-fig.suptitle(f"key_generic under spiral, horizon {H}, {R} replicates per level")
+axes[2].set(xlabel="user participation", title="sales to users over the run (money units)")
+fig.suptitle(
+    f"{names.technology('key_generic')} under {names.regime('spiral')}, "
+    f"horizon {H} quarters, {R} replicates per level"
+)
 fig.tight_layout()
 save(fig, "user_participation")
 

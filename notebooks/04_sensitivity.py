@@ -48,6 +48,7 @@ import pandas as pd
 from nbtools import derived_scenario, figure_saver, read_toml, repo_root, results_dir, sweep
 from SALib.analyze import sobol
 
+from kctsim import names
 from kctsim.experiment.scenario import load_scenario
 
 # %% tags=["parameters"]
@@ -126,7 +127,7 @@ fig, axes = plt.subplots(len(OUTCOMES), d, figsize=(2.6 * d, 5.4), sharey="row",
 for row, label in enumerate(OUTCOMES):
     for ax, name in zip(axes[row], problem["names"], strict=True):
         ax.scatter(points[name], points[label], s=12, alpha=0.7)
-        ax.set(xlabel=name if row == len(OUTCOMES) - 1 else "")
+        ax.set(xlabel=names.factor(name) if row == len(OUTCOMES) - 1 else "")
     axes[row, 0].set_ylabel(label, fontsize="small")
 fig.suptitle(f"{scenario.name}: outcome at quarter {scenario.horizon} against each input")
 fig.tight_layout()
@@ -165,7 +166,7 @@ for ax, (label, table) in zip(axes, tables.items(), strict=True):
     ax.bar(x - 0.2, table.S1, 0.4, yerr=table.S1_conf, capsize=3, label="S1 (first order)")
     ax.bar(x + 0.2, table.ST, 0.4, yerr=table.ST_conf, capsize=3, label="ST (total)")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(x, order, rotation=25)
+    ax.set_xticks(x, [names.factor(n) for n in order], rotation=25, ha="right")
     ax.set(title=label)
 axes[0].set_ylabel("Sobol' index")
 axes[0].legend(fontsize="small")

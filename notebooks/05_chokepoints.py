@@ -41,6 +41,10 @@ import pandas as pd
 from nbtools import derived_scenario, figure_saver, read_toml, repo_root, results_dir, sweep
 
 import kctsim
+from kctsim import names
+from kctsim.fonts import register_matplotlib
+
+register_matplotlib()  # the paper's Chinese terms in figure labels, on any machine
 
 # %% tags=["parameters"]
 # Parameters. SETTING "small" runs two technologies of each type, one replicate each
@@ -192,7 +196,11 @@ x = np.arange(len(by_type))
 ax.bar(x - 0.2, by_type["status quo"], 0.4, color="C3", label="status quo (cause regime)")
 ax.bar(x + 0.2, by_type["matching mode"], 0.4, color="C0", label="matching mode")
 ax.set_xticks(
-    x, [f"{t}\n(n = {n})" for t, n in zip(by_type.index, by_type.technologies, strict=True)]
+    x,
+    [
+        f"{names.technology(t)}\n(n = {n})"
+        for t, n in zip(by_type.index, by_type.technologies, strict=True)
+    ],
 )
 ax.set(ylabel="share broken through within 20 quarters", ylim=(0, 1.05))
 ax.legend(fontsize="small")

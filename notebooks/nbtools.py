@@ -48,18 +48,18 @@ def results_dir(value: str | Path | None = None) -> Path:
     return Path(value) if value is not None else repo_root() / "results"
 
 
-def figure_saver(results: Path, notebook: str) -> Callable[[Any, str], list[Path]]:
+def figure_saver(results: Path, notebook: str) -> Callable[[Any, str], None]:
     """A function ``save(fig, name)`` writing ``<results>/figures/<notebook>/<name>.png|svg``."""
     folder = Path(results) / "figures" / notebook
     folder.mkdir(parents=True, exist_ok=True)
 
-    def save(fig: Any, name: str) -> list[Path]:
+    def save(fig: Any, name: str) -> None:
+        # Returns nothing: a notebook cell ending in save(...) shows the figure, not a path list.
         paths = [folder / f"{name}.{ext}" for ext in FIGURE_FORMATS]
         # Text stays text in the SVG: smaller, editable, and several times faster to write.
         with matplotlib.rc_context({"svg.fonttype": "none"}):
             for path in paths:
                 fig.savefig(path, dpi=120 if path.suffix == ".png" else None)
-        return paths
 
     return save
 

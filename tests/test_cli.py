@@ -67,8 +67,9 @@ def test_run_writes_every_file_with_the_right_columns(in_tmp, capsys):
     assert manifest["kctsim"] == kctsim.__version__
     assert all(manifest[k] for k in ("mesa", "numpy", "pandas", "python", "platform"))
     printed = capsys.readouterr().out
-    for label in ("technology", "broke through", "P(breakthrough) at horizon", "exits / entries"):
+    for label in ("Technology type", "Broke through", "P(breakthrough) by the horizon", "Exits"):
         assert label in printed
+    assert "Key generic (关键共性)" in printed and "Spiral Progressive (螺旋递进)" in printed
     assert "results/run" in printed
 
 
@@ -78,7 +79,7 @@ def test_summary_table_is_aligned(in_tmp, capsys):
     # Every value starts in the same column.
     starts = {len(line) - len(line.split("  ")[-1].lstrip()) for line in table}
     assert len(starts) == 1, table
-    assert "major_strategic" in table[0]
+    assert "Major strategic (重大战略)" in table[0]
 
 
 def test_same_seed_same_metrics_different_seed_different(in_tmp):

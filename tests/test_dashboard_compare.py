@@ -130,7 +130,8 @@ def test_page_runs_a_comparison_in_worker_processes_and_shows_curves_and_table()
     assert len(figures) == 1
     assert len(figures[0].marks) == 2 * 3  # per regime: band, realised share, model P(t)
     table = rc.find(DataTableWidget).widget
-    assert {"spiral", "dislocated"} <= {str(h.get("value", h.get("key"))) for h in table.headers}
+    shown = {str(h.get("value", h.get("key"))) for h in table.headers}
+    assert {"Spiral Progressive (螺旋递进)", "Subject dislocation (主体错位)"} <= shown
     rc.close()
 
 

@@ -120,7 +120,8 @@ def page(browser, server):
 def choose(tab, label: str, option: str) -> None:
     """Pick ``option`` in the Vuetify select labelled ``label``."""
     tab.locator(".v-input", has_text=label).first.click()
-    tab.locator(".v-overlay .v-list-item", has_text=re.compile(f"^{option}$")).first.click()
+    option_re = re.compile(f"^{re.escape(option)}$")
+    tab.locator(".v-overlay .v-list-item", has_text=option_re).first.click()
 
 
 def status(tab) -> str:
@@ -140,13 +141,13 @@ def step_to(tab, tick: int) -> None:
 def test_explore_page_steps_and_switches_regime_and_technology(page, server):
     page.goto(server)
     page.get_by_text(re.compile(r"^Tick 0 of 80")).wait_for()
-    choose(page, "Regime preset", "jungle")
-    choose(page, "Technology type", "cutting_edge")
+    choose(page, "Regime preset", "Jungle Competition (丛林竞争)")
+    choose(page, "Technology type", "Cutting-edge (前沿引领)")
     page.get_by_text("Settings changed: press Reset to apply them.").wait_for()
     page.get_by_text("Cutting-edge technology").first.wait_for()
     page.get_by_text("Jungle Competition").first.wait_for()
     page.get_by_role("button", name="Reset", exact=True).click()
-    page.get_by_text(re.compile(r"cutting_edge under jungle")).wait_for()
+    page.get_by_text(re.compile(r"Cutting-edge \(前沿引领\) under Jungle Competition")).wait_for()
     before = plot_svg(page, "Diversity and lock-in")
     for tick in range(1, 11):
         step_to(page, tick)
@@ -157,6 +158,32 @@ def test_explore_page_steps_and_switches_regime_and_technology(page, server):
     page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
 
 
+def test_the_tabs_are_explore_compare_results(page, server):
+    page.goto(server)
+    tabs = page.locator(".v-tab")
+    tabs.first.wait_for()
+    assert [t.strip() for t in tabs.all_inner_texts()] == ["EXPLORE", "COMPARE", "RESULTS"]
+    tabs.nth(2).click()
+    page.get_by_text("Results directory").first.wait_for()
+    assert page.url == server + "results"
+
+
+def test_the_papers_chinese_terms_are_drawn_with_the_bundled_font(page, server):
+    from kctsim.fonts import FAMILY, FILE
+
+    page.goto(server)
+    page.get_by_text("螺旋递进").first.wait_for()
+    # The face is fetched only when text needs it: loaded means the page used it.
+    page.wait_for_function(
+        f"""[...document.fonts].some(f => f.family.replace(/"/g, '') === '{FAMILY}'
+                                      && f.status === 'loaded')"""
+    )
+    family = page.get_by_text("螺旋递进").first.evaluate("e => getComputedStyle(e).fontFamily")
+    assert FAMILY in family
+    response = page.request.get(server + f"static/assets/{FILE}")
+    assert response.ok and len(response.body()) > 10_000
+
+
 def test_a_second_tab_has_its_own_model(browser, page, server):
     page.goto(server)
     page.get_by_text(re.compile(r"^Tick 0 of")).wait_for()
@@ -164,9 +191,9 @@ def test_a_second_tab_has_its_own_model(browser, page, server):
     other = browser.new_page()
     try:
         other.goto(server)
-        other.get_by_text(re.compile(r"^Tick 0 of 80 · key_generic under spiral")).wait_for(
-            timeout=TIMEOUT_MS
-        )
+        other.get_by_text(
+            re.compile(r"^Tick 0 of 80 · Key generic \(关键共性\) under Spiral Progressive")
+        ).wait_for(timeout=TIMEOUT_MS)
     finally:
         other.close()
     assert status(page).startswith("Tick 1 of")
@@ -182,7 +209,7 @@ def test_compare_page_runs_a_small_comparison_to_completion(page, server):
     page.get_by_role("button", name="Run comparison").click()
     page.get_by_text("Running:").wait_for()
     # The page stays responsive meanwhile: another control still answers.
-    choose(page, "Technology type", "major_strategic")
+    choose(page, "Technology type", "Major strategic (重大战略)")
     page.get_by_text("Comparison finished: 6 runs.").wait_for(timeout=180_000)
     page.locator(".bqplot.figure", has_text="replicates per regime").first.wait_for()
     page.get_by_text("Headline metrics").wait_for()

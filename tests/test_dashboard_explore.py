@@ -115,9 +115,9 @@ def test_changing_the_technology_shows_its_explanation_and_per_stage_fitness(pag
 def test_a_changed_lever_is_marked_with_its_preset_value(page):
     session, rc = page
     open_group(rc, "Appropriability and culture")
-    text_input(rc, "ip_protection (0–1)", "0.1")
+    text_input(rc, "IP protection (0–1)", "0.1")
     assert session.settings.value.changed_levers() == ["ip_protection"]
-    rc.find(v.TextField, label="ip_protection (0–1) ●").assert_single()
+    rc.find(v.TextField, label="IP protection (0–1) ●").assert_single()
     assert shows(rc, "changed; preset value 0.6")
     rc.find(v.Btn, children=["▾ Appropriability and culture (1 changed)"]).assert_single()
     click(rc, "Reset")
@@ -127,7 +127,7 @@ def test_a_changed_lever_is_marked_with_its_preset_value(page):
 def test_a_bad_value_is_explained_and_reset_keeps_the_last_valid_settings(page):
     session, rc = page
     open_group(rc, "Appropriability and culture")
-    text_input(rc, "risk_tolerance (0–1)", "1.7")
+    text_input(rc, "Risk tolerance (0–1)", "1.7")
     assert shows(rc, "risk_tolerance: 1.7 is outside the allowed range [0.0, 1.0]")
     click(rc, "Reset")  # must not raise
     assert session.model.value.levers.risk_tolerance == 0.5

@@ -191,3 +191,18 @@ def test_page_opens_a_typed_path(sweep_dir):
     tables = rc.find(DataTableWidget).widgets
     assert any("dislocated" in str(t.items) for t in tables)
     rc.close()
+
+
+def test_the_results_page_starts_on_results_propositions_when_make_run_wrote_it(
+    tmp_path, monkeypatch
+):
+    from kctsim.analysis.suite import FORMAT
+
+    monkeypatch.chdir(tmp_path)
+    assert Session.new().results_dir.value == ""  # nothing there: nothing opened
+    target = tmp_path / "results" / "propositions"
+    target.mkdir(parents=True)
+    (target / "manifest.json").write_text('{"format": "some-other-tool/1"}')
+    assert Session.new().results_dir.value == ""  # not ours: left alone
+    (target / "manifest.json").write_text(json.dumps({"format": FORMAT}))
+    assert Session.new().results_dir.value == "results/propositions"

@@ -12,10 +12,13 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import reacton.ipyvuetify as v
 import solara
 
+from kctsim import names
 from kctsim.config import regime_names, technology_names
 from kctsim.dashboard.compare import MAX_REPLICATES, run_comparison
+from kctsim.dashboard.controls import NamedSelect
 from kctsim.dashboard.plots import PALETTE, Band, Line, line_chart
 from kctsim.dashboard.settings import POPULATION_LABELS, default_population
 from kctsim.dashboard.state import CompareJob, Session, use_session
@@ -90,17 +93,20 @@ def CompareControls(session: Session):
     def update(**changes) -> None:
         session.compare_request.value = replace(session.compare_request.value, **changes)
 
-    solara.Select(
+    NamedSelect(
         "Technology type",
-        value=request.technology,
-        values=technology_names(),
-        on_value=lambda v: update(technology=v),
+        "technologies",
+        request.technology,
+        technology_names(),
+        lambda v: update(technology=v),
     )
-    solara.SelectMultiple(
-        "Regimes",
-        values=list(request.regimes),
-        all_values=regime_names(),
-        on_value=lambda v: update(regimes=tuple(v)),
+    v.Select(
+        label="Regimes",
+        v_model=list(request.regimes),
+        items=[{"title": names.regime(r), "value": r} for r in regime_names()],
+        multiple=True,
+        chips=True,
+        on_v_model=lambda chosen: update(regimes=tuple(chosen)),
     )
     solara.InputInt(
         f"replicates per regime (1–{MAX_REPLICATES})",
@@ -176,11 +182,13 @@ def CompareResults(session: Session):
     for i, curve in enumerate(result.curves):
         colour = PALETTE[i % len(PALETTE)]
         bands.append(Band(curve.low, curve.high, colour))
-        lines.append(Line(f"{curve.regime}: broken through", curve.fraction, colour))
-        lines.append(Line(f"{curve.regime}: model P(t)", curve.model_p, colour, dashed=True))
+        regime = names.name("regimes", curve.regime)
+        lines.append(Line(f"{regime}: share broken through", curve.fraction, colour))
+        lines.append(Line(f"{regime}: model P(t)", curve.model_p, colour, dashed=True))
     req = result.request
     line_chart(
-        f"Breakthrough probability, {req.technology}, {req.replicates} replicates per regime "
+        f"Breakthrough probability, {names.technology(req.technology)}, "
+        f"{req.replicates} replicates per regime "
         "(band: Wilson 95%)",
         result.ticks,
         lines,
@@ -190,6 +198,7 @@ def CompareResults(session: Session):
         height="340px",
     )
     frame = pd.DataFrame(result.table).set_index("regime").T
-    frame = frame.map(lambda v: f"{v:.3f}" if isinstance(v, float | np.floating) else str(v))
+    frame = frame.map(lambda x: f"{x:.3f}" if isinstance(x, float | np.floating) else str(x))
+    frame.columns = [names.regime(r) for r in frame.columns]
     solara.Markdown("**Headline metrics** (mean over replicates at the horizon)")
     solara.DataFrame(frame.reset_index(names="metric"), items_per_page=20)

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import reacton.ipyvuetify as v
 import solara
 
+from kctsim import names
 from kctsim.config import regime_names, technology_names
 from kctsim.dashboard.settings import (
     CHOICE_LEVERS,
@@ -38,6 +40,16 @@ def apply(session: Session, settings: ExploreSettings) -> None:
 
 
 @solara.component
+def NamedSelect(
+    label: str, section: str, value: str, keys: list[str], on_value: Callable[[str], None]
+):
+    """A select of technology types or regimes showing the paper's names (English and
+    Chinese; ``section`` of :mod:`kctsim.names`); its value stays the code name."""
+    items = [{"title": names.bilingual(section, k), "value": k} for k in keys]
+    return v.Select(label=label, v_model=value, items=items, on_v_model=on_value)
+
+
+@solara.component
 def SettingsControls(session: Session):
     """All controls, grouped; messages for bad values next to their control."""
     settings = session.settings.value
@@ -49,15 +61,10 @@ def SettingsControls(session: Session):
     def set_regime(name: str) -> None:
         apply(session, session.settings.value.with_regime(name))
 
-    solara.Select(
-        "Technology type",
-        value=settings.technology,
-        values=technology_names(),
-        on_value=set_technology,
+    NamedSelect(
+        "Technology type", "technologies", settings.technology, technology_names(), set_technology
     )
-    solara.Select(
-        "Regime preset", value=settings.regime, values=regime_names(), on_value=set_regime
-    )
+    NamedSelect("Regime preset", "regimes", settings.regime, regime_names(), set_regime)
     for key in ("technology", "regime"):
         if key in errors:
             solara.Error(errors[key], dense=True)
@@ -75,10 +82,10 @@ def SettingsControls(session: Session):
             disabled=not changed,
             on_click=lambda: apply(session, session.settings.value.with_regime(settings.regime)),
         )
-    for group, names in LEVER_GROUPS.items():
-        n_changed = sum(n in changed for n in names)
+    for group, members in LEVER_GROUPS.items():
+        n_changed = sum(n in changed for n in members)
         title = f"{group} ({n_changed} changed)" if n_changed else group
-        Group(title, lambda names=names: _levers(session, names, changed, errors))
+        Group(title, lambda members=members: _levers(session, members, changed, errors))
     Group("Population, horizon, seed", lambda: _population(session, errors))
 
 
@@ -146,7 +153,7 @@ def LeverInput(session: Session, name: str, changed: bool, error: str | None):
     value = session.settings.value.levers.get(name)
     preset = preset_levers(session.settings.value.regime)[name]
     mark = " ●" if changed else ""
-    label = f"{name} ({lever_range_text(name)}){mark}"
+    label = f"{names.name('levers', name)} ({lever_range_text(name)}){mark}"
 
     def set_value(v: Any) -> None:
         apply(session, session.settings.value.with_lever(name, v))

@@ -1,19 +1,17 @@
 """Plain-language explanations of the technology types and regimes, from the paper.
 
-The texts are data (``explanations.toml`` beside this module): a short English
-explanation and the paper's own words (the paper is in Chinese;
-``../shared/paper/``). A preset without an entry there (a regime added as data
-later) falls back to the description in its own data file.
+The texts live in kctsim's one table of display names (``kctsim/data/names.toml``,
+read by :mod:`kctsim.names`): a short English explanation and the paper's own
+words (the paper is in Chinese; ``../shared/paper/``). A preset without an entry
+there (a regime added as data later) falls back to the description in its own
+data file.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
-from typing import Any
 
+from kctsim import names
 from kctsim.config import load_technology, regime_description
 
 
@@ -24,25 +22,27 @@ class Explanation:
     quote: str = ""
 
 
-@cache
-def _data() -> dict[str, Any]:
-    text = resources.files("kctsim.dashboard").joinpath("explanations.toml").read_text("utf-8")
-    return tomllib.loads(text)
+def _explanations(section: str) -> dict[str, Explanation]:
+    return {
+        key: Explanation(entry["title"], entry["plain"], entry.get("quote", ""))
+        for key, entry in names.table()[section].items()
+        if "plain" in entry
+    }
 
 
 def technologies() -> dict[str, Explanation]:
     """The paper's explanation of each technology type, by name."""
-    return {k: Explanation(**v) for k, v in _data()["technologies"].items()}
+    return _explanations("technologies")
 
 
 def regimes() -> dict[str, Explanation]:
     """The paper's explanation of each regime preset, by name."""
-    return {k: Explanation(**v) for k, v in _data()["regimes"].items()}
+    return _explanations("regimes")
 
 
 def default_compare_regimes() -> tuple[str, ...]:
-    """The regimes the Compare page starts with (the paper's three modes)."""
-    return tuple(_data()["compare"]["default_regimes"])
+    """The regimes the Compare page starts with: the paper's three breakthrough modes."""
+    return tuple(names.modes())
 
 
 def technology_explanation(name: str) -> Explanation:

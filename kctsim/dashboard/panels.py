@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import solara
 
+from kctsim import names
 from kctsim.dashboard.plots import PALETTE, Line, bar_chart, line_chart, network_chart
 from kctsim.dashboard.series import (
     TYPE_COLOURS,
@@ -34,8 +35,8 @@ def StatusLine(frame: int, model: KCTModel):
     rival = ", foreign rival there first" if model.rival_tick >= 0 else ""
     # Plain text, not Markdown: this line changes every step.
     solara.Text(
-        f"Tick {model.steps} of {model.horizon} · {model.tech_spec.name} under "
-        f"{model.regime_name} · {broke}{rival} · P(breakthrough) so far "
+        f"Tick {model.steps} of {model.horizon} · {names.technology(model.tech_spec.name)} "
+        f"under {names.regime(model.regime_name)} · {broke}{rival} · P(breakthrough) so far "
         f"{model.p_breakthrough:.3f}",
         style={"font-weight": "bold"},
     )
@@ -79,11 +80,11 @@ def FitnessPanel(frame: int, model: KCTModel):
             y_max=1.0,
         )
         return
-    names = [f"stage_progress_{i + 1}" for i in range(len(gates))]
-    s = series(model, *names)
+    progress = [f"stage_progress_{i + 1}" for i in range(len(gates))]
+    s = series(model, *progress)
     lines = [
-        Line(f"{stage}", s[n], PALETTE[i % len(PALETTE)])
-        for i, (stage, n) in enumerate(zip(stage_names(model), names, strict=True))
+        Line(names.bilingual("stages", stage), s[n], PALETTE[i % len(PALETTE)])
+        for i, (stage, n) in enumerate(zip(stage_names(model), progress, strict=True))
     ]
     lines.append(Line("target (gate)", np.ones(len(x)), "#444444", dashed=True))
     line_chart(
@@ -136,7 +137,8 @@ def NetworkPanel(frame: int, model: KCTModel):
     )
     with solara.Row(style={"flex-wrap": "wrap", "font-size": "0.8em"}):
         for kind, n in view.counts.items():
-            solara.Text(f"● {kind} ({n})", style={"color": TYPE_COLOURS.get(kind, "#777")})
+            label = names.name("agents", kind)
+            solara.Text(f"● {label} ({n})", style={"color": TYPE_COLOURS.get(kind, "#777")})
 
 
 @solara.component

@@ -164,6 +164,20 @@ def open_propositions(directory: Path, manifest: dict[str, Any]) -> Propositions
     return PropositionsView(directory, manifest, verdicts, report_md, figures, sweeps)
 
 
+DEFAULT_RESULTS = Path("results/propositions")
+"""What ``make run`` writes: the Results page opens it when it is there."""
+
+
+def default_results_dir(candidate: str | Path = DEFAULT_RESULTS) -> str:
+    """``candidate`` if it holds a finished propositions directory, else ``""`` (nothing)."""
+    try:
+        manifest = json.loads((Path(candidate) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    is_propositions = isinstance(manifest, dict) and manifest.get("format") == PROPOSITIONS_FORMAT
+    return str(candidate) if is_propositions else ""
+
+
 def find_result_dirs(root: str | Path = "results") -> list[str]:
     """Sweep and propositions directories under ``root`` (two levels deep), for a quick pick."""
     root = Path(root)

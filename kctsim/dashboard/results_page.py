@@ -71,7 +71,7 @@ def PropositionsBrowser(view: PropositionsView):
         with solara.ColumnsResponsive(12, large=6):
             for figure in view.figures:
                 with solara.Column():
-                    solara.Text(figure.stem)
+                    solara.Text(figure.stem.replace("_", " ").capitalize())
                     solara.Image(str(figure), width="100%")
     if view.report_md:
         with solara.Details("Report (report.md)"):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from kctsim import names
 from kctsim.config import AGENT_TYPES
 from kctsim.ledger import ACCOUNT_TYPES, Ledger
 
@@ -79,13 +80,17 @@ class FlowTally:
         totals = self.update()
         codes = [ACCOUNT_TYPES.index(t) for t in FLOW_TYPES]
         pairs = [
-            (f"{ACCOUNT_TYPES[a]} → {ACCOUNT_TYPES[b]}", float(totals[a, b]))
+            (f"{_agent(ACCOUNT_TYPES[a])} → {_agent(ACCOUNT_TYPES[b])}", float(totals[a, b]))
             for a in codes
             for b in codes
             if a != b and totals[a, b] > 0
         ]
         pairs.sort(key=lambda p: -p[1])
         return pairs[:n]
+
+
+def _agent(kind: str) -> str:
+    return names.entry("agents", kind).brief
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import solara
 
 from kctsim.dashboard.compare import CompareRequest, CompareResult
 from kctsim.dashboard.explain import default_compare_regimes
+from kctsim.dashboard.results_browser import default_results_dir
 from kctsim.dashboard.series import FlowTally
 from kctsim.dashboard.settings import ExploreSettings
 from kctsim.model import KCTModel
@@ -77,7 +78,7 @@ class Session:
             compare_progress=solara.reactive((0, 0)),
             compare_error=solara.reactive(""),
             compare_result=solara.reactive(None),
-            results_dir=solara.reactive(""),
+            results_dir=solara.reactive(default_results_dir()),
         )
 
     def flows(self, model: KCTModel) -> FlowTally:
