@@ -85,6 +85,8 @@ class Lever:
     """One row of the lever table (``kctsim/data/levers.toml``)."""
 
     name: str
+    label: str  # how readers see it
+    unit: str
     group: str
     kind: str  # "number", "choice" or "weights"
     default: Any  # a regime's value when it does not set the lever (the lever off)
@@ -106,6 +108,8 @@ def _lever_table() -> dict[str, Lever]:
         default = row["default"]
         table[name] = Lever(
             name=name,
+            label=row["name"],
+            unit=row.get("unit", ""),
             group=row["group"],
             kind=row["kind"],
             default=tuple(default) if isinstance(default, list) else default,

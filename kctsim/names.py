@@ -1,7 +1,8 @@
 """Display names, descriptions and units: the words a reader sees instead of code names.
 
-One table (``kctsim/data/names.toml``) for the CLI's help and run summary, the
-figures, the report and the dashboard, so a regime is "Spiral Progressive
+One table (``kctsim/data/names.toml``; the levers' words are in their own table,
+``kctsim/data/levers.toml``) for the CLI's help and run summary, the figures, the
+report and the dashboard, so a regime is "Spiral Progressive
 (螺旋递进)" everywhere and a metric always carries its unit. Sections:
 ``technologies``, ``regimes``, ``agents`` (agent and ledger account types),
 ``ledger`` (kinds of transfer), ``stages``, ``metrics``, ``parameters`` and
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from kctsim.config import LEVERS
 
 SECTIONS = (
     "technologies",
@@ -68,7 +71,13 @@ class Entry:
 def table() -> dict[str, dict[str, Any]]:
     """The raw table, by section and code name."""
     text = resources.files("kctsim").joinpath("data", "names.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    names = tomllib.loads(text)
+    # The levers' words live in the lever table, with the rest of each lever.
+    names["levers"] = {
+        key: {"name": lever.label, "unit": lever.unit, "description": lever.description}
+        for key, lever in LEVERS.items()
+    }
+    return names
 
 
 def entry(section: str, key: str) -> Entry:
