@@ -1,4 +1,4 @@
-"""The seven agent types of MODEL.md section 4, as Mesa agents.
+"""The seven agent types of docs/ODD.md sections 2.2-2.4, as Mesa agents.
 
 Each agent is a thin Mesa object over one row of the model's numpy state (see
 :mod:`kctsim.population`), so ``model.agents`` and the AgentSet API work on

@@ -3,7 +3,7 @@
 Everything a run depends on is read from the data files shipped in
 ``kctsim/data`` (presets and defaults) and checked here, once, before a model
 is built. Mechanism code only ever sees the frozen objects defined below; it
-never sees a regime's or a technology type's name (MODEL.md section 2).
+never sees a regime's or a technology type's name (docs/ODD.md, section 4).
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ class Stage:
 
 @dataclass(frozen=True)
 class TechnologyType:
-    """A technology type as data (MODEL.md section 3).
+    """A technology type as data (docs/ODD.md, section 2.1).
 
     Args:
         name: identifier, e.g. ``key_generic``.

@@ -3,7 +3,7 @@
 Transfers are appended to a columnar numpy buffer as the mechanisms make them
 and turned into one tidy DataFrame at the end of a run. Double entry: each row
 moves ``amount`` from one account to another, so money is conserved by
-construction and checkable against the agents' capital (MODEL.md section 7).
+construction and checkable against the agents' capital (docs/ODD.md, outputs).
 """
 
 from __future__ import annotations

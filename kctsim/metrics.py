@@ -1,4 +1,4 @@
-"""Step 7: what every tick reports (MODEL.md section 7).
+"""Step 7: what every tick reports (docs/ODD.md, outputs).
 
 :func:`measure` computes every metric of the tick in one compiled call, into two
 rows held by the model: the float metrics and the integer ones

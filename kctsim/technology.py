@@ -3,7 +3,7 @@
 Built from a :class:`~kctsim.config.TechnologyType` (data). One stage is a
 single technology; several stages are a chain (basic research -> technology
 generation -> application) in which work on a stage only counts up to what
-the stage before it has reached (MODEL.md section 3).
+the stage before it has reached (docs/ODD.md, section 2.1).
 """
 
 from __future__ import annotations

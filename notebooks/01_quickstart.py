@@ -82,7 +82,7 @@ summary[
 
 # %% [markdown]
 # The manifest records everything the run depended on: versions, seed, the technology
-# type, the parameters and the regime's levers (MODEL.md section 5; ODD section 2.5).
+# type, the parameters and the regime's levers (ODD section 2.5).
 
 # %%
 pd.Series(results.manifest["levers"], name=REGIME).to_frame()

@@ -18,7 +18,7 @@
 #
 # The paper's causes (subject dislocation, path dependence, resource misallocation) and
 # modes (Spiral, Jungle, Main Layout) work through mechanisms that kctsim does not
-# prescribe: they emerge from agents' decisions under the levers (MODEL.md sections 2
+# prescribe: they emerge from agents' decisions under the levers (ODD sections 4
 # and 6; [docs/ODD.md](../docs/ODD.md), section 4 "Design concepts"). This notebook
 # varies one lever or one feature of the technology at a time, keeps everything else
 # equal (replicate i shares its seed across settings: common random numbers), and shows
@@ -32,7 +32,7 @@
 # Each experiment is a scenario file (shown as text), run through the experiment layer
 # (`parse_scenario` → `run_sweep` → `load_results`), like `kctsim sweep`.
 #
-# Breakthrough is measured over replicates as MODEL.md section 7 says: the share of
+# Breakthrough is measured over replicates as the ODD's outputs section says: the share of
 # replicates broken through by the horizon (`broke_through`), and where shown the
 # compensator `expected_breakthroughs` (Σ h(t) over the ticks at risk, the same
 # probability in expectation, with less noise). Tables give means over replicates; the
@@ -105,7 +105,7 @@ def with_last(tables: dict[str, pd.DataFrame], columns: list[str]) -> pd.DataFra
 # ## 1 Free-riding emerges as leakage rises
 #
 # A new design leaks to non-partners with probability spillover × (1 − IP protection).
-# Contributions r are learned from better-paid peers (MODEL.md section 6): where results
+# Contributions r are learned from better-paid peers (ODD section 7.4): where results
 # leak, agents that contribute little and imitate keep up for less, r drifts down, and
 # the capital-weighted contribution falls below its start (the *contribution gap*).
 # Measured as in the mechanism tests: subject dislocation on the cutting-edge type, where

@@ -18,14 +18,14 @@
 #
 # Which uncertain inputs drive the outcome of the Spiral mode on a key generic
 # technology? `scenarios/sensitivity.toml` varies six inputs over ranges: the cost scale
-# of R&D, the base spillover, the Bass coefficients p and q (parameters MODEL.md does not
+# of R&D, the base spillover, the Bass coefficients p and q (parameters the paper does not
 # pin down) and two of Spiral's own levers, IP protection and user participation. Its
 # design is Saltelli's extension of the Sobol' sequence (SALib): N × (D + 2) points for D
 # factors. The outcome is the breakthrough probability at the horizon T, estimated at
 # each design point over its replicates in two ways:
 #
 # * **share broken through**: the fraction of replicates that broke through by T
-#   (MODEL.md section 7: over replicates, the fraction broken through by t);
+#   (ODD outputs: over replicates, the fraction broken through by t);
 # * **compensator**: the mean over replicates of Σ h(t) over the ticks at risk
 #   (`expected_breakthroughs`), whose expectation is the same probability (the hazard's
 #   martingale identity, ODD 1.2) but which varies less than a 0/1 outcome when there

@@ -24,7 +24,7 @@
 # type: the regime the paper names as the cause of its absence (key generic → subject
 # dislocation, cutting-edge → path dependence, major strategic → resource misallocation).
 # One global cost scale is calibrated so that about 21 of 35 break through
-# (MODEL.md section 9; `kctsim calibrate`).
+# (ODD section 6; `kctsim calibrate`).
 #
 # From that calibrated baseline, this notebook asks: what changes when each type gets
 # the breakthrough mode the paper proposes for it (P4–P6)? Each technology runs under

@@ -1,4 +1,4 @@
-"""Users adopt by Bass diffusion (MODEL.md section 4, step 2).
+"""Users adopt by Bass diffusion (docs/ODD.md, section 7.3).
 
 With the product usable from the start (``usable_fraction=0``) and R&D made
 irrelevant (``cost_scale`` at its maximum), the adoption share is a pure Bass

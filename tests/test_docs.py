@@ -135,7 +135,7 @@ def _anchors(path: Path) -> set[str]:
 
 
 def test_github_slug_matches_githubs_rules():
-    assert github_slug("Departures from MODEL.md") == "departures-from-modelmd"
+    assert github_slug("Notes on README.md") == "notes-on-readmemd"
     assert github_slug("2.5 Levers (regimes)") == "25-levers-regimes"
     assert (
         github_slug("7.2 Funding — [`mechanisms/funding.py`](x.py)")

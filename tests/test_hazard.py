@@ -1,4 +1,4 @@
-"""The breakthrough hazard is honest (MODEL.md section 7).
+"""The breakthrough hazard is honest (docs/ODD.md, section 7.6).
 
 h(t) is the model's own probability that the breakthrough happens in tick t,
 given the state. Then N - sum of h over the ticks at risk is a martingale, so

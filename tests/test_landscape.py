@@ -1,4 +1,4 @@
-"""NK landscapes reproduce the textbook facts of MODEL.md section 3.
+"""NK landscapes reproduce the textbook facts of docs/ODD.md section 2.1.
 
 Statistical claims are checked over many independently drawn landscapes with
 a z-score bound of 4 (a correct implementation fails with probability about

@@ -1,4 +1,4 @@
-"""The causal mechanisms of MODEL.md section 6 emerge from agents' decisions.
+"""The causal mechanisms of docs/ODD.md section 4 emerge from agents' decisions.
 
 Each test changes only the levers that define a mechanism, keeps everything
 else (regime, technology, seeds) the same, and compares replicates paired by

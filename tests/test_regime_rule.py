@@ -1,4 +1,4 @@
-"""The honesty rule of MODEL.md section 2: mechanisms read levers, never names.
+"""The honesty rule (docs/ODD.md, section 4): mechanisms read levers, never names.
 
 Regimes and technology types are data; the code that simulates must not
 branch on which preset it was given. The source of every module in

@@ -4,7 +4,7 @@ The paper: of the 35 chokepoint technologies reported in 2018, 14 were still
 not broken through in 2023, so about 21 were. The chokepoint scenario runs the
 35 under the status-quo (cause) regime of their type for 20 quarters; this
 module finds the ``cost_scale`` at which the model breaks through 21 of them
-on average (MODEL.md section 9).
+on average (docs/ODD.md, section 6).
 
 Method: run the scenario at a geometric grid of cost scales, every grid value
 with the same seeds (common random numbers, so the curve is smooth); per
@@ -287,7 +287,7 @@ def write_calibration_toml(record: dict[str, Any], path: Path) -> None:
     lines = [
         "# Written by scripts/update_shipped_calibration.py from a `kctsim calibrate` fit:",
         "# the global cost scale fitted on the 2018 chokepoint scenario (docs/ODD.md,",
-        "# MODEL.md section 9). Do not edit by hand.",
+        "# docs/ODD.md section 6). Do not edit by hand.",
     ]
     for key, value in record.items():
         lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")

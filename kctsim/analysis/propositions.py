@@ -1,4 +1,4 @@
-"""The six propositions as measured verdicts (MODEL.md section 8).
+"""The six propositions as measured verdicts (docs/propositions.md).
 
 Each proposition compares, on one technology type, the regime the paper says
 works better with the regime(s) it says work worse (``data/propositions.toml``).

@@ -1,6 +1,6 @@
 """Design points of an experiment: pure functions from factor specifications to points.
 
-A *factor* is anything a scenario may vary: a lever (MODEL.md section 5), a
+A *factor* is anything a scenario may vary: a lever (docs/ODD.md, section 2.5), a
 global parameter or population size (``kctsim/data/defaults.toml``) or a
 technology-type field. A *design point* is a ``dict`` factor name -> value.
 Like SALib's ``sample`` step, each function here takes plain data and returns

@@ -7,7 +7,7 @@ type and, with the Fermi probability 1 / (1 + exp(-(payoff_peer - payoff_own) /
 kappa)) (Szabo & Toke 1998), moves its r part of the way toward the peer's,
 plus a small exploration noise. Where
 results leak and appropriability is low, low-r imitators earn more and r falls:
-free-riding emerges rather than being imposed (MODEL.md section 6).
+free-riding emerges rather than being imposed (docs/ODD.md, section 7.4).
 """
 
 from __future__ import annotations

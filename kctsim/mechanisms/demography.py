@@ -5,7 +5,7 @@ of their starting capital the government tops them up. Any other
 organisation whose capital falls below zero is rescued (topped up to
 ``rescue_floor`` of its start) with probability risk_tolerance, and exits
 otherwise: its links dissolve, its scientists and users go elsewhere. Start-ups
-enter as SMEs at Poisson(entry_rate) per tick (MODEL.md section 4, step 6).
+enter as SMEs at Poisson(entry_rate) per tick (docs/ODD.md, section 7.10).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ subject); the rest broad-based. How: unconditional grants, or matching of the
 recipient's own R&D of the last tick. With what error: recipients are ranked
 by a noisy view of their designs (``selection_noise``). Over stages and time:
 the budget follows a front-loaded or sustained profile, split over the chain's
-stages by fixed weights or by the stages' need (MODEL.md sections 4 and 5).
+stages by fixed weights or by the stages' need (docs/ODD.md, section 7.2).
 """
 
 from __future__ import annotations

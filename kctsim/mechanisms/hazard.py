@@ -1,8 +1,8 @@
 """The breakthrough hazard h(t): the model's own chance of breaking through this tick.
 
 Computed from the tick's R&D plan (:mod:`kctsim.mechanisms.rnd`) -- the same
-probabilities the draws then follow -- and the fitness tables (MODEL.md
-section 7). For row i on stage s, the chance its move reaches the gate is
+probabilities the draws then follow -- and the fitness tables (docs/ODD.md,
+section 7.6). For row i on stage s, the chance its move reaches the gate is
 
     q = iota * p_imitation * P_imitate
         + (1 - iota) * p_success * (lambda * P_jump + (1 - lambda) * P_local)

@@ -7,7 +7,7 @@ by logit demand on their product's fitness (better technology sells; a rent
 is shared with whoever holds an equally good design, so leaks erode it). In a
 consortium with benefit sharing, a share of the members' premium is pooled at
 the hub and paid back in proportion to each member's own R&D, so contributors
-rather than free-riders gain (MODEL.md section 6).
+rather than free-riders gain (docs/ODD.md, section 7.3).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ pass over them; :func:`to_networkx` builds a networkx Graph when one is wanted.
 Trust grows after joint success and decays otherwise, more slowly under
 high social trust; links whose trust falls below ``link_drop`` dissolve; each
 organisation seeks a new partner at a rate raised by social trust and the
-government's platforms (MODEL.md section 4, step 5).
+government's platforms (docs/ODD.md, section 7.8).
 
 The edge arrays ``model.edge_a``, ``model.edge_b`` (endpoint rows, a < b) and
 ``model.edge_trust`` are preallocated buffers of which the first

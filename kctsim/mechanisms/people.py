@@ -6,7 +6,7 @@ scientist_mobility x people_orientation per tick, at a random team (possibly
 its own) and moves if that team's design is better (more promising); after a discovery (a
 new best design of the system on a stage) one of the discovering team's
 scientists founds a start-up with probability startup_rate x
-people_orientation, taking the design along (MODEL.md sections 4 and 5).
+people_orientation, taking the design along (docs/ODD.md, section 7.9).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ refuses it) bit by bit, each differing bit with its absorptive capacity -- or
 innovates: a long jump of several bits with probability lambda, otherwise
 local search over m one-bit neighbours (more with participating users'
 feedback; restricted to the government's direction where it dictates one).
-A move is kept only if it is better (MODEL.md section 4).
+A move is kept only if it is better (docs/ODD.md, section 7.5).
 
 Every probability of the tick is fixed in a plan before any draw, so
 the breakthrough hazard (:mod:`kctsim.mechanisms.hazard`) is computed from

@@ -6,7 +6,7 @@ A design becomes visible to consortium members when results are shared
 (in open teams 1 - (1 - info_sharing)(1 - result_sharing), times trust),
 and to everyone through the public pool: publishers (universities, the
 government's own research) always publish, others' new designs leak with
-probability spillover x (1 - ip_protection) (MODEL.md section 4, step 4).
+probability spillover x (1 - ip_protection) (docs/ODD.md, section 7.7).
 Each organisation keeps the best design it can see per stage, with its source
 row, for the imitation step of the next tick.
 """
