@@ -35,6 +35,7 @@ import os
 import sys
 import tempfile
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 JIT = {"cache": True, "nogil": True}
@@ -93,8 +94,13 @@ def user_cache_root() -> Path:
 
 
 def default_cache_dir(package: Path = PACKAGE) -> Path:
-    """``<user cache>/numba/<first 16 hex digits of sources_digest>``."""
-    return user_cache_root() / "numba" / sources_digest(package)[:16]
+    """``<user cache>/numba/<numba version>-<first 16 hex digits of sources_digest>``:
+    two numba releases on one machine do not overwrite each other's kernels."""
+    try:
+        numba = metadata.version("numba")  # read without importing numba (see above)
+    except metadata.PackageNotFoundError:
+        numba = "unknown"
+    return user_cache_root() / "numba" / f"{numba}-{sources_digest(package)[:16]}"
 
 
 def cache_dir() -> Path:
