@@ -64,29 +64,34 @@ def _name(regime: str) -> str:
     return NAMES.get(regime, f"`{regime}`")
 
 
+_YEARS = {1: "year", 2: "two years", 5: "five years", 10: "ten years", 20: "twenty years"}
+
+
 def _span(tau: int) -> str:
     years = tau / 4
-    return f"the first {tau} quarters ({years:g} years)"
+    if years in _YEARS:
+        return f"the first {_YEARS[int(years)]} ({tau} quarters)"
+    return f"the first {tau} quarters"
 
 
 def sentence(row: pd.Series) -> str:
     """One verdict in plain words."""
     size = abs(row["effect"])
-    ci = f"95% CI {row['ci_low']:+.1f} to {row['ci_high']:+.1f} quarters"
+    ci = f"95% simultaneous CI {row['ci_low']:+.1f} to {row['ci_high']:+.1f}"
     verdict = VERDICT_WORDS[row["verdict"]].format(delta=row["delta"])
     if row["proposition"] == CONTINGENCY:
         more = "more" if row["effect"] >= 0 else "less"
         return (
-            f"**{row['proposition']}** The modes fit their own types: within "
-            f"{_span(row['tau'])}, a mode's lead on its own technology type is {size:.1f} "
-            f"quarters {more} than its lead on the other types, on average ({ci}): **{verdict}**."
+            f"**{row['proposition']}** Within {_span(row['tau'])}, a mode's lead on its own "
+            f"technology type is {size:.1f} quarters {more} than its lead on the other types, on "
+            f"average, {ci}: **{verdict}**."
         )
     better, *worse = (
         row["comparison"].split(" vs ")[0],
         *row["comparison"].split(" vs ")[1].split(", "),
     )
     rivals = (
-        _name(worse[0])
+        f"under {_name(worse[0])}"  # a cause: the same technology under another regime
         if len(worse) == 1
         else "the faster of " + " and ".join(_name(w) for w in worse)
     )
@@ -94,7 +99,7 @@ def sentence(row: pd.Series) -> str:
     return (
         f"**{row['proposition']}** {_name(better)} breaks through "
         f"{TYPE_NAMES.get(row['technology'], row['technology'])} {size:.1f} quarters {when} on "
-        f"average than {rivals} within {_span(row['tau'])} ({ci}): **{verdict}**."
+        f"average than {rivals} within {_span(row['tau'])}, {ci}: **{verdict}**."
     )
 
 
@@ -107,7 +112,7 @@ def verdict_table(a: Analysis) -> pd.DataFrame:
             "The paper's claim": v["claim"],
             "Comparison": v["technology"] + ": " + v["comparison"],
             "Effect (quarters)": v["effect"].map(_num),
-            "95% CI": [
+            "95% simultaneous CI": [
                 f"[{_num(lo)}, {_num(hi)}]"
                 for lo, hi in zip(v["ci_low"], v["ci_high"], strict=True)
             ],
@@ -132,7 +137,7 @@ def secondary_table(a: Analysis) -> pd.DataFrame:
             "tau (quarters)": v["tau"],
             "Role": v["role"],
             "Effect": v["effect"].map(_num),
-            "95% CI": [
+            "95% simultaneous CI": [
                 f"[{_num(lo)}, {_num(hi)}]"
                 for lo, hi in zip(v["ci_low"], v["ci_high"], strict=True)
             ],
