@@ -413,7 +413,7 @@ def add_propositions(subparsers: Any) -> None:
     p.add_argument(
         "--pilot",
         type=_int_type(2),
-        default=d.pilot,
+        default=None,
         metavar="P",
         help=f"pilot replicates per cell that plan the rest (default: {d.pilot}; "
         f"--quick: {QUICK['pilot']}, and nothing more)",
@@ -492,7 +492,7 @@ def propositions_command(args: argparse.Namespace) -> int:
     _check_executor_options(args)
     settings = Settings(
         replicates=args.replicates,
-        pilot=QUICK["pilot"] if args.quick and args.pilot == Settings.pilot else args.pilot,
+        pilot=args.pilot or (QUICK["pilot"] if args.quick else Settings.pilot),
         max_replicates=args.max_replicates,
         ticks=args.ticks,
         seed=args.seed,

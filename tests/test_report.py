@@ -119,6 +119,8 @@ def test_a_foreign_directory_is_refused_and_left_alone(tmp_path, capsys):
     "args, message",
     [
         (["--replicates", "1"], "--replicates"),
+        (["--pilot", "1"], "--pilot"),
+        (["--max-replicates", "x"], "--max-replicates"),
         (["--cost-scale", "-3"], "positive number"),
         (["--ticks", "0"], "--ticks"),
         (["--executor", "threads"], "allowed: sequential, processes, dask"),
