@@ -217,7 +217,6 @@ class Outcome:
 
     estimate: st.Estimate
     p_logrank: float
-    rmst: dict[str, float]
     sds: dict[str, float]  # SD of the paired differences, per worse regime
 
 
@@ -238,7 +237,6 @@ def compare(prop: Proposition, runs: pd.DataFrame, tau: int, alpha: float) -> Ou
     return Outcome(
         estimate=estimate,
         p_logrank=st.logrank_p(cut[0], cut[1 + decider], tau),
-        rmst={r: float(c.mean()) for r, c in zip(prop.regimes, capped, strict=True)},
         sds={w: float(d.std(ddof=1)) for w, d in zip(prop.worse, differences, strict=True)},
     )
 
@@ -314,15 +312,16 @@ def evaluate(
     rule = verdict_rule(plan, m)
     rows: list[dict[str, Any]] = []
     for tau, delta, role in plan.estimands(horizon):
-        family = []
+        # (key, comparison, technology, claim, estimate, log-rank p) of every test of this tau
+        family: list[tuple[str, str, str, str, st.Estimate, float]] = []
         for prop in propositions:
             o = compare(prop, runs, tau, alpha)
-            family.append((prop.key, prop.comparison, prop.technology, prop.claim, o.estimate))
-            family[-1] += (o.p_logrank,)
+            family.append(
+                (prop.key, prop.comparison, prop.technology, prop.claim, o.estimate, o.p_logrank)
+            )
         if _has_contingency(propositions):
             est = contingency(runs, propositions, tau, alpha)
-            own = own_types(propositions)
-            label = ", ".join(f"{m_} on {t}" for m_, t in own.items())
+            label = ", ".join(f"{mode} on {t}" for mode, t in own_types(propositions).items())
             family.append((CONTINGENCY, label, "all", plan.contingency_claim, est, float("nan")))
         adjusted = st.bonferroni([f[4].p_value for f in family])
         for (key, comparison, tech, claim, est, p_lr), p_adj in zip(family, adjusted, strict=True):
