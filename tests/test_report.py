@@ -1,5 +1,6 @@
 """`kctsim propositions` and `kctsim report` end to end on a tiny suite."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -7,7 +8,7 @@ import pytest
 
 from kctsim import load_results
 from kctsim.analysis.propositions import evaluate
-from kctsim.analysis.suite import FORMAT, Settings, run_suite
+from kctsim.analysis.suite import FORMAT, PropositionsDirError, Settings, run_suite
 from kctsim.cli import main
 
 TINY = [
@@ -195,6 +196,9 @@ def test_quick_is_a_pilot_labelled_not_decisive(tmp_path):
     settings = Settings(pilot=3, ticks=6, cost_scale=60.0, robustness_samples=0, quick=True)
     run_suite(tmp_path / "q", settings, executor="sequential", progress=False)
     assert not (tmp_path / "q" / "extension").exists()
+    full = dataclasses.replace(settings, quick=False)  # the same pilot sweep, another design
+    with pytest.raises(PropositionsDirError, match="other settings"):
+        run_suite(tmp_path / "q", full, executor="sequential", progress=False, resume=True)
     assert main(["report", str(tmp_path / "q"), "--quiet"]) == 0
     text = (tmp_path / "q" / "report.md").read_text()
     assert "**Not decisive**" in text.split("## Verdicts")[0]

@@ -188,6 +188,9 @@ def scenarios(s: Settings) -> dict[str, Scenario]:
 # ---------------------------------------------------------------- manifest
 
 
+DESIGN_SETTINGS = ("replicates", "pilot", "max_replicates", "quick")
+
+
 class PropositionsDirError(SweepExistsError):
     """The directory holds something other than this proposition suite."""
 
@@ -226,8 +229,14 @@ def check_out_dir(out_dir: Path, manifest: dict[str, Any], resume: bool) -> None
             f"{out_dir}: is not empty and holds no kctsim propositions results; "
             "choose another --out or remove it"
         )
-    # The extension sweep is added after the pilot: compare the sweeps known up front.
-    if {k: old["sweeps"].get(k) for k in manifest["sweeps"]} != manifest["sweeps"]:
+    # The extension sweep is added after the pilot: compare the sweeps known up front,
+    # and the settings that decide the replicates (a --quick pilot is not the full job's).
+    same_design = all(
+        old["settings"].get(k) == manifest["settings"].get(k) for k in DESIGN_SETTINGS
+    )
+    if {k: old["sweeps"].get(k) for k in manifest["sweeps"]} != manifest["sweeps"] or not (
+        same_design
+    ):
         settings = ", ".join(
             f"{k}={v}" for k, v in old["settings"].items() if k != "cost_scale_source"
         )
