@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from kctsim.analysis import stats as st
+from kctsim.analysis.propositions import Plan, load_plan
 
 ALPHA = 0.05
 
@@ -215,3 +216,18 @@ def test_planning_from_a_pilot_meets_the_width_with_the_stated_probability():
         e = st.smallest_mean_interval([final], alpha)
         met.append(e.half_width <= half)
     assert np.mean(met) >= 0.72  # about 0.8 by design; about 0.5 without the bound
+
+
+def test_the_shipped_estimands_are_rmst_at_20_40_80_with_delta_five_percent_of_tau():
+    plan = load_plan()
+    assert plan.primary == 20 and plan.taus == (20, 40, 80)
+    assert plan.deltas == tuple(0.05 * t for t in plan.taus)
+    assert plan.alpha == 0.05 and plan.pilot == 200 and plan.max_replicates == 2500
+
+
+def test_runs_shorter_than_a_tau_measure_only_what_they_can():
+    plan = Plan(taus=(40, 20, 80), primary=20, deltas=(2.0, 1.0, 4.0))
+    assert plan.estimands(50) == [(40, 2.0, "secondary"), (20, 1.0, "primary")]
+    assert plan.primary_estimand(50) == (20, 1.0)
+    # Shorter than the primary tau (a tiny test suite): the horizon stands in for it.
+    assert plan.estimands(8) == [(8, 0.4, "primary (horizon)")]

@@ -111,6 +111,10 @@ class Plan:
             out.insert(0, (horizon, self.delta(horizon), "primary (horizon)"))
         return out
 
+    def primary_estimand(self, horizon: int) -> tuple[int, float]:
+        """(tau, delta) of the primary estimand the runs can measure."""
+        return next((t, d) for t, d, role in self.estimands(horizon) if role.startswith("primary"))
+
 
 def _role(tau: int, primary: int) -> str:
     return "primary" if tau == primary else "secondary"
@@ -370,7 +374,7 @@ def required_replicates(
     propositions = propositions or load_propositions()
     plan = plan or load_plan()
     horizon = _horizon(runs)
-    tau, delta, _ = plan.estimands(horizon)[0]
+    tau, delta = plan.primary_estimand(horizon)
     alpha = plan.alpha / family_size(propositions)
     by_test: dict[str, dict[str, float]] = {}
     pilot = None

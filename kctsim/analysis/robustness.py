@@ -51,7 +51,7 @@ def world_effects(
         mine = runs[runs["technology"] == prop.technology]
         for point, world in mine.groupby("point", sort=True):
             horizon = int(world["horizon"].dropna().iloc[0])
-            tau, delta, _ = plan.estimands(horizon)[0]
+            tau, delta = plan.primary_estimand(horizon)
             try:
                 e = compare(prop, world, tau, 0.05).estimate
             except ValueError:  # too few finished pairs in this world
