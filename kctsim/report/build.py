@@ -401,7 +401,7 @@ def blocks(a: Analysis, figures: list[doc.Figure]) -> list[doc.Block]:
             doc.Box(
                 "Not decisive",
                 [
-                    "This is `--quick`: a small pilot, for a first look and for testing the "
+                    "This is `--quick`: a pilot alone, for a first look and for testing the "
                     "pipeline. Its intervals are too wide for verdicts; run `kctsim "
                     "propositions` (`make run`) for the decisive ones."
                 ],
