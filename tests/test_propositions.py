@@ -19,6 +19,7 @@ from kctsim.analysis.propositions import (
     required_replicates,
     times,
 )
+from kctsim.analysis.suite import difference_curves
 from kctsim.config import regime_names, technology_names
 
 HORIZON = 40
@@ -250,3 +251,14 @@ def test_robustness_shares_and_drivers_find_the_parameter_that_flips_a_verdict()
 )
 def test_what_holding_means_for_each_verdict(verdict_name, effect, low, high, expected):
     assert rob.holds(verdict_name, effect, low, high, delta=1.0) is expected
+
+
+def test_one_difference_curve_per_proposition_and_rival_whose_area_is_the_effect():
+    runs = synthetic_runs({("key_generic", "spiral"): 0.2, ("key_generic", "dislocated"): 0.03})
+    curves = difference_curves(runs, load_propositions())
+    pairs = curves.groupby(["proposition", "worse"]).size()
+    assert len(pairs) == 9 and set(pairs) == {HORIZON + 1}  # P1-P3 one rival, P4-P6 two
+    p1 = curves[curves["proposition"] == "P1"]
+    effect = primary_rows(runs).loc["P1", "effect"]
+    assert p1["difference"].to_numpy()[:20].sum() == pytest.approx(effect)
+    assert (p1["low"] <= p1["difference"]).all() and (p1["difference"] <= p1["high"]).all()
