@@ -3,7 +3,10 @@
 Time to breakthrough is right-censored at the horizon: a run that has not
 broken through by then is censored there. Every run of a comparison has the
 same horizon, so the Kaplan–Meier estimate equals the empirical distribution;
-scipy.stats computes it (``ecdf``) and the log-rank test (``logrank``).
+scipy.stats computes it (``ecdf``) and the log-rank test (``logrank``). The
+verdicts read restricted mean times (RMST) with paired t intervals, the
+difference curve with a simultaneous band and the replicates a target width
+needs (the second half of this module; docs/propositions.md states the design).
 """
 
 from __future__ import annotations
@@ -71,27 +74,6 @@ def logrank_p(a: np.ndarray, b: np.ndarray, horizon: int) -> float:
     if not (np.isfinite(a).any() or np.isfinite(b).any()):
         return 1.0  # no event in either sample: nothing tells them apart
     return float(stats.logrank(censored(a, horizon), censored(b, horizon)).pvalue)
-
-
-def two_proportion_p(successes_a: int, n_a: int, successes_b: int, n_b: int) -> float:
-    """Two-sided pooled z-test of equal proportions (1.0 when the pooled rate is 0 or 1)."""
-    pooled = (successes_a + successes_b) / (n_a + n_b)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
-    if se == 0:
-        return 1.0
-    z = (successes_a / n_a - successes_b / n_b) / se
-    return float(2 * stats.norm.sf(abs(z)))
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment of a family of p-values (same order as given)."""
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    m = len(p)
-    stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    adjusted = np.empty(m)
-    adjusted[order] = np.minimum(stepped, 1.0)
-    return adjusted
 
 
 def paired_bootstrap_ci(
