@@ -76,14 +76,14 @@ def _span(tau: int) -> str:
 
 def sentence(row: pd.Series) -> str:
     """One verdict in plain words."""
-    size = abs(row["effect"])
-    ci = f"95% simultaneous CI {row['ci_low']:+.1f} to {row['ci_high']:+.1f}"
+    size = abs(row["effect"])  # quarters, two decimals: effects near delta = 1 need them
+    ci = f"95% simultaneous CI {row['ci_low']:+.2f} to {row['ci_high']:+.2f}"
     verdict = VERDICT_WORDS[row["verdict"]].format(delta=row["delta"])
     if row["proposition"] == CONTINGENCY:
         more = "more" if row["effect"] >= 0 else "less"
         return (
             f"**{row['proposition']}** Within {_span(row['tau'])}, a mode's lead on its own "
-            f"technology type is {size:.1f} quarters {more} than its lead on the other types, on "
+            f"technology type is {size:.2f} quarters {more} than its lead on the other types, on "
             f"average, {ci}: **{verdict}**."
         )
     better, *worse = (
@@ -98,7 +98,7 @@ def sentence(row: pd.Series) -> str:
     when = "sooner" if row["effect"] >= 0 else "later"
     return (
         f"**{row['proposition']}** {_name(better)} breaks through "
-        f"{TYPE_NAMES.get(row['technology'], row['technology'])} {size:.1f} quarters {when} on "
+        f"{TYPE_NAMES.get(row['technology'], row['technology'])} {size:.2f} quarters {when} on "
         f"average than {rivals} within {_span(row['tau'])}, {ci}: **{verdict}**."
     )
 
