@@ -621,10 +621,12 @@ def add_propositions(subparsers: Any) -> None:
         help="test the paper's six propositions and write the report (the main job)",
         description=(
             "Run every technology type under every regime preset, R replicates each "
-            "(replicate i of every regime shares its seed), plus Latin-hypercube "
+            "(replicate i of every regime shares its seed; R chosen for precision after a "
+            "pilot unless --replicates fixes it), plus Latin-hypercube "
             "robustness sweeps over the uncertain non-lever parameters; then test "
-            "each proposition (effect with a bootstrap interval, log-rank and "
-            "two-proportion tests, Holm-corrected) and write report.md, report.html, "
+            "each proposition (RMST difference at 20, 40 and 80 quarters with a paired, "
+            "family-adjusted interval: supported, contradicted, equivalent or inconclusive) "
+            "and write report.md, report.html, "
             "the tables and the figures into the output directory. The sweeps are "
             "resumable; `kctsim report DIR` rebuilds the report from them."
         ),
@@ -634,9 +636,26 @@ def add_propositions(subparsers: Any) -> None:
         type=_int_type(2, MAX_SUITE_REPLICATES),
         default=None,
         metavar="R",
-        help=f"replicates per technology type and regime (default: {d.replicates}; "
-        f"--quick: {QUICK['replicates']})",
+        help="replicates per technology type and regime, fixed by hand (default: chosen "
+        "for precision after a pilot, see --pilot and --max-replicates)",
     )
+    # --- stats: replicates chosen for precision (issue 16) ---
+    p.add_argument(
+        "--pilot",
+        type=_int_type(2),
+        default=None,
+        metavar="P",
+        help=f"pilot replicates per cell that plan the rest (default: {d.pilot}; "
+        f"--quick: {QUICK['pilot']}, and nothing more)",
+    )
+    p.add_argument(
+        "--max-replicates",
+        type=_int_type(2),
+        default=d.max_replicates,
+        metavar="N",
+        help=f"at most this many replicates per cell after the pilot (default: {d.max_replicates})",
+    )
+    # --- end stats ---
     p.add_argument(
         "--ticks",
         type=_int_type(1, _max_horizon()),
@@ -684,8 +703,8 @@ def add_propositions(subparsers: Any) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK['replicates']} replicates and no robustness sweeps "
-        "(default --out: results/propositions_quick)",
+        help=f"a pilot of {QUICK['pilot']} replicates only (not decisive) and no robustness "
+        "sweeps (default --out: results/propositions_quick)",
     )
     add_executor_options(p)
     p.add_argument(
@@ -711,7 +730,9 @@ def propositions_command(args: argparse.Namespace) -> int:
     _check_executor_options(args)
     cost_scale, source = _chosen_cost_scale(args)
     settings = Settings(
-        replicates=args.replicates or (QUICK["replicates"] if args.quick else Settings.replicates),
+        replicates=args.replicates,
+        pilot=args.pilot or (QUICK["pilot"] if args.quick else Settings.pilot),
+        max_replicates=args.max_replicates,
         ticks=args.ticks,
         seed=args.seed,
         cost_scale=cost_scale,
@@ -768,12 +789,13 @@ def _report(out: Path, quiet: bool) -> int:
     paths = write_report(analysis)
     if not quiet:
         table = analysis.verdicts
+        table = table[table["role"].str.startswith("primary")]
         width = max(len(c) for c in table["comparison"])
         for row in table.itertuples():
             print(
-                f"{row.proposition}  {row.comparison:<{width}}  effect {row.effect:+6.2f} "
-                f"[{row.ci_low:+6.2f}, {row.ci_high:+6.2f}]  p_holm {row.p_holm:.3g}  "
-                f"{row.verdict}"
+                f"{row.proposition}  {row.comparison:<{width}}  RMST({row.tau}) difference "
+                f"{row.effect:+6.2f} [{row.ci_low:+6.2f}, {row.ci_high:+6.2f}]  "
+                f"p_adj {row.p_adjusted:.3g}  {row.verdict}"
             )
     print(f"wrote {len(paths)} files; report: {out / 'report.md'} and {out / 'report.html'}")
     return EXIT_OK

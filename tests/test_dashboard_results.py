@@ -81,10 +81,10 @@ def propositions_dir(sweep_dir, tmp_path_factory) -> Path:
     shutil.copytree(sweep_dir, out / "robustness" / "key_generic")  # the suite's layout
     (out / "manifest.json").write_text(json.dumps({"format": "kctsim-propositions/1"}))
     (out / "verdicts.csv").write_text(
-        "proposition,claim,technology,comparison,effect,ci_low,ci_high,p_logrank,p_holm,"
-        "p_two_prop,verdict,robustness_share\n"
+        "proposition,claim,technology,comparison,effect,ci_low,ci_high,p_logrank,p_value,"
+        "p_adjusted,verdict,robustness_share\n"
         "P1,subject dislocation weakens key generic,key_generic,dislocated vs spiral,"
-        "-0.2,-0.3,-0.1,0.01,0.03,0.02,supported,0.8\n"
+        "-0.2,-0.3,-0.1,0.01,0.03,0.21,supported,0.8\n"
     )
     (out / "report.md").write_text("# Propositions report\n\nP1 is supported.\n")
     (out / "report.html").write_text("<h1>Propositions report</h1>")

@@ -1,5 +1,6 @@
 """`kctsim propositions` and `kctsim report` end to end on a tiny suite."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -7,7 +8,7 @@ import pytest
 
 from kctsim import load_results
 from kctsim.analysis.propositions import evaluate
-from kctsim.analysis.suite import FORMAT, Settings, run_suite
+from kctsim.analysis.suite import FORMAT, PropositionsDirError, Settings, run_suite
 from kctsim.cli import main
 
 TINY = [
@@ -44,6 +45,7 @@ def test_the_suite_writes_the_report_tables_and_figures(suite):
         "stages_major_strategic",
         "diversity_lock_in",
         "robustness",
+        "difference_curves",
     ):
         assert (suite / "figures" / f"{stem}.png").stat().st_size > 1000, stem
         assert (suite / "figures" / f"{stem}.svg").is_file(), stem
@@ -52,11 +54,17 @@ def test_the_suite_writes_the_report_tables_and_figures(suite):
     ]  # fmt: skip
 
 
-def test_the_report_opens_with_a_verdict_table_of_six_propositions(suite):
+def test_the_report_opens_with_the_verdicts_in_words_and_a_table(suite):
     text = (suite / "report.md").read_text()
-    table = text.split("## Verdicts")[1].split("\n\n")[1].splitlines()
+    first = text.split("## Verdicts")[1].split("\n## ")[0]
+    paragraphs = first.strip().split("\n\n")
+    keys = [f"P{i}" for i in range(1, 7)] + ["C"]
+    assert [p.split("**")[1] for p in paragraphs[:7]] == keys
+    assert "Spiral Progressive (螺旋递进) breaks through key generic" in paragraphs[0]
+    table = paragraphs[7].splitlines()
     assert table[0].startswith("| Proposition | The paper's claim |")
-    assert [line.split("|")[1].strip() for line in table[2:]] == [f"P{i}" for i in range(1, 7)]
+    assert [line.split("|")[1].strip() for line in table[2:]] == keys
+    assert "How to read this" in first and "Bonferroni" in first
     assert str(suite) in text and "manifest.json" in text
     assert "Cost scale 60 (--cost-scale)" in text
 
@@ -65,8 +73,9 @@ def test_every_number_comes_from_the_stored_runs(suite):
     runs = load_results(suite / "suite", tables=("runs",))["runs"]
     recomputed = evaluate(runs)
     stored = pd.read_csv(suite / "verdicts.csv")
-    for column in ("effect", "ci_low", "ci_high", "p_logrank", "p_holm", "p_better"):
-        assert stored[column].to_numpy() == pytest.approx(recomputed[column].to_numpy()), column
+    for column in ("effect", "ci_low", "ci_high", "p_value", "p_adjusted", "p_logrank"):
+        expected = recomputed[column].to_numpy()
+        assert stored[column].to_numpy() == pytest.approx(expected, nan_ok=True), column
     assert stored["verdict"].tolist() == recomputed["verdict"].tolist()
 
 
@@ -111,6 +120,8 @@ def test_a_foreign_directory_is_refused_and_left_alone(tmp_path, capsys):
     "args, message",
     [
         (["--replicates", "1"], "--replicates"),
+        (["--pilot", "1"], "--pilot"),
+        (["--max-replicates", "x"], "--max-replicates"),
         (["--cost-scale", "-3"], "positive number"),
         (["--ticks", "0"], "--ticks"),
         (["--executor", "threads"], "allowed: sequential, processes, dask"),
@@ -138,6 +149,56 @@ def test_stored_results_built_to_fail_give_no_support(tmp_path):
     run_suite(tmp_path / "p", settings, executor="sequential", progress=False)
     assert main(["report", str(tmp_path / "p"), "--quiet"]) == 0
     verdicts = pd.read_csv(tmp_path / "p" / "verdicts.csv")
-    assert set(verdicts["verdict"]) == {"not supported"}
-    assert (verdicts["effect"] == 0).all()
-    assert "Robustness.** Not run" in (tmp_path / "p" / "report.md").read_text()
+    assert set(verdicts["verdict"]) == {"equivalent"}  # every paired difference is 0
+    assert verdicts["effect"].to_numpy() == pytest.approx(0.0, abs=1e-12)
+    assert (
+        "Not run (--quick or --robustness-samples 0)." in (tmp_path / "p" / "report.md").read_text()
+    )
+
+
+def test_replicates_chosen_for_precision_extend_the_pilot_with_the_same_seeds(tmp_path):
+    # A pilot of 3 cannot be decisive: the plan asks for more, capped at 5.
+    base = dict(ticks=8, cost_scale=60.0, robustness_samples=0)
+    adaptive = Settings(pilot=3, max_replicates=5, **base)
+    run_suite(tmp_path / "a", adaptive, executor="sequential", progress=False)
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    design = manifest["design"]
+    assert design["pilot"] == 3 and design["replicates"] == 5
+    assert design["capped"] and design["needed"] > 5 and "at most 5" in design["rule"]
+    fixed = Settings(replicates=5, **base)
+    run_suite(tmp_path / "f", fixed, executor="sequential", progress=False)
+    key = ["technology", "regime", "replicate"]
+    columns = [*key, "breakthrough_tick", "best_fitness"]
+    pilot = load_results(tmp_path / "a" / "suite", tables=("runs",))["runs"]
+    extension = load_results(tmp_path / "a" / "extension", tables=("runs",))["runs"]
+    both = pd.concat([pilot, extension])[columns].sort_values(key).reset_index(drop=True)
+    direct = load_results(tmp_path / "f" / "suite", tables=("runs",))["runs"]
+    direct = direct[columns].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(both, direct)  # replicate i keeps its seed
+    assert main(["report", str(tmp_path / "a"), "--quiet"]) == 0
+    verdicts = pd.read_csv(tmp_path / "a" / "verdicts.csv")
+    assert set(verdicts["replicates"]) == {5}
+    assert "cap of 5 was reached" in (tmp_path / "a" / "report.md").read_text()
+
+
+def test_resuming_an_adaptive_suite_keeps_its_recorded_design(tmp_path):
+    settings = Settings(pilot=3, max_replicates=4, ticks=6, cost_scale=60.0, robustness_samples=0)
+    run_suite(tmp_path / "a", settings, executor="sequential", progress=False)
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    manifest["design"]["replicates"] = 3  # as if the rule had asked for nothing more
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    run_suite(tmp_path / "a", settings, executor="sequential", progress=False, resume=True)
+    again = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert again["design"]["replicates"] == 3  # read back, never planned again
+
+
+def test_quick_is_a_pilot_labelled_not_decisive(tmp_path):
+    settings = Settings(pilot=3, ticks=6, cost_scale=60.0, robustness_samples=0, quick=True)
+    run_suite(tmp_path / "q", settings, executor="sequential", progress=False)
+    assert not (tmp_path / "q" / "extension").exists()
+    full = dataclasses.replace(settings, quick=False)  # the same pilot sweep, another design
+    with pytest.raises(PropositionsDirError, match="other settings"):
+        run_suite(tmp_path / "q", full, executor="sequential", progress=False, resume=True)
+    assert main(["report", str(tmp_path / "q"), "--quiet"]) == 0
+    text = (tmp_path / "q" / "report.md").read_text()
+    assert "**Not decisive**" in text.split("## Verdicts")[0]

@@ -1,28 +1,32 @@
 """The six propositions as measured verdicts (docs/propositions.md).
 
 Each proposition compares, on one technology type, the regime the paper says
-works better with the regime(s) it says work worse (``data/propositions.toml``).
+works better with the regime(s) it says work worse (``data/propositions.toml``,
+which also fixes the estimands and the design before any run is read).
 
 The verdict rule, stated once here and in every report:
 
-* outcome: time to breakthrough, right-censored at the horizon;
-* effect: the restricted mean time to breakthrough (RMST) of the worse
-  regime minus that of the better one, in ticks (quarters) — the area between
-  their cumulative breakthrough curves up to the horizon. With several worse
-  regimes the effect is the smallest of these advantages (the better regime
-  must beat every one of them). Positive supports the claim;
-* its 95% confidence interval: percentile bootstrap over replicates, resampled
-  in pairs because replicate i of every regime shares its seed;
-* p: the log-rank test of the comparison that decides the effect (with several
-  worse regimes: the largest p when the effect is positive, since all must be
-  beaten; the p of the regime that beats the better one when it is negative),
-  Holm-corrected across the six propositions;
-* **supported**: Holm-corrected p < 0.05 and the interval above 0;
-  **contradicted**: Holm-corrected p < 0.05 and the interval below 0;
-  **not supported**: anything else.
+* outcome: time to breakthrough T, right-censored at the horizon;
+* estimand: the restricted mean time to breakthrough up to tau quarters,
+  RMST(tau) = E[min(T, tau)], of the worse regime minus that of the better
+  one, in quarters: how much sooner the better regime breaks through on
+  average within tau. tau = 20 (the calibrated window) is primary, 40 and 80
+  secondary. With several worse regimes (P4 to P6) the effect is the smallest
+  of the differences: the mode must beat every rival (intersection-union);
+* interval: paired t interval on the per-replicate differences of
+  min(T, tau) (replicate i of every regime shares its seed), at level
+  1 - alpha/m with m the propositions plus the contingency test (Bonferroni:
+  family-wise error <= alpha over all verdicts of one tau); for the smallest
+  of several differences see :func:`~kctsim.analysis.stats.smallest_mean_interval`;
+* verdict, with delta the smallest effect of interest at tau:
+  **supported** (interval above 0), **contradicted** (below 0),
+  **equivalent** (inside (-delta, +delta): two one-sided tests),
+  **inconclusive** (anything else);
+* the contingency claim (each mode does better on its own type) is one more
+  test on the mode x type interaction of RMST, decided by the same rule.
 
-The breakthrough probability at the horizon is reported beside it, with its
-own interval and a two-proportion test, and the mechanism metrics with theirs.
+The log-rank p of the deciding comparison is reported beside it (a secondary
+column: it tests whole curves, unpaired, and does not decide the verdict).
 """
 
 from __future__ import annotations
@@ -37,15 +41,22 @@ import pandas as pd
 
 from kctsim.analysis import stats as st
 
-ALPHA = 0.05
-VERDICTS = ("supported", "not supported", "contradicted")
-VERDICT_RULE = (
-    "Effect = restricted mean time to breakthrough (RMST, quarters) of the worse regime(s) "
-    "minus that of the better regime (the smallest such advantage when there are several), "
-    "with a 95% paired percentile-bootstrap interval; p = log-rank test of the deciding "
-    "comparison, Holm-corrected across the six propositions. Supported: corrected p < 0.05 "
-    "and interval above 0. Contradicted: corrected p < 0.05 and interval below 0. "
-    "Not supported: otherwise."
+VERDICTS = ("supported", "contradicted", "equivalent", "inconclusive")
+CONTINGENCY = "C"  # the key of the contingency (mode x type) row
+VERDICT_COLUMNS = (
+    "proposition",
+    "estimand",
+    "tau",
+    "comparison",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "delta",
+    "p_value",
+    "p_adjusted",
+    "verdict",
+    "replicates",
+    "rule",
 )
 DIRECTIONS = {"higher": 1.0, "lower": -1.0}
 
@@ -71,9 +82,83 @@ class Proposition:
         return f"{self.better} vs {', '.join(self.worse)}"
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The pre-registered estimands and design (``[estimands]``, ``[design]``)."""
+
+    taus: tuple[int, ...] = (20, 40, 80)
+    primary: int = 20
+    deltas: tuple[float, ...] = (1.0, 2.0, 4.0)
+    alpha: float = 0.05
+    pilot: int = 200
+    max_replicates: int = 2500
+    sd_confidence: float = 0.8
+    contingency_claim: str = ""
+    contingency_statement: str = ""
+
+    def delta(self, tau: int) -> float:
+        """Smallest effect of interest at ``tau``: as listed, else 5% of tau."""
+        return dict(zip(self.taus, self.deltas, strict=True)).get(tau, 0.05 * tau)
+
+    def estimands(self, horizon: int) -> list[tuple[int, float, str]]:
+        """(tau, delta, role) of every estimand the runs can measure.
+
+        A tau beyond the horizon cannot be measured; when even the primary one
+        cannot (a short test suite), the horizon itself stands in for it.
+        """
+        out = [(t, self.delta(t), _role(t, self.primary)) for t in self.taus if t <= horizon]
+        if all(role != "primary" for *_, role in out):
+            out.insert(0, (horizon, self.delta(horizon), "primary (horizon)"))
+        return out
+
+    def primary_estimand(self, horizon: int) -> tuple[int, float]:
+        """(tau, delta) of the primary estimand the runs can measure."""
+        return next((t, d) for t, d, role in self.estimands(horizon) if role.startswith("primary"))
+
+
+def _role(tau: int, primary: int) -> str:
+    return "primary" if tau == primary else "secondary"
+
+
+def _data() -> dict[str, Any]:
+    text = resources.files("kctsim").joinpath("data/propositions.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def load_plan() -> Plan:
+    """The estimands and design shipped in ``kctsim/data/propositions.toml``."""
+    data = _data()
+    e, d, c = data["estimands"], data["design"], data["contingency"]
+    if len(e["taus"]) != len(e["deltas"]) or e["primary"] not in e["taus"]:
+        raise ValueError("propositions.toml: one delta per tau, and the primary tau among them")
+    return Plan(
+        taus=tuple(int(t) for t in e["taus"]),
+        primary=int(e["primary"]),
+        deltas=tuple(float(x) for x in e["deltas"]),
+        alpha=float(e["alpha"]),
+        pilot=int(d["pilot"]),
+        max_replicates=int(d["max_replicates"]),
+        sd_confidence=float(d["sd_confidence"]),
+        contingency_claim=c["claim"],
+        contingency_statement=c["statement"],
+    )
+
+
+def verdict_rule(plan: Plan, m: int) -> str:
+    """The rule in one paragraph (written into verdicts.csv and the report)."""
+    return (
+        f"Effect = RMST(tau) of the worse regime(s) minus that of the better one, in quarters "
+        f"(several worse regimes: the smallest difference; the mode must beat every rival). "
+        f"Interval: paired t interval on the per-replicate differences of min(T, tau) at "
+        f"level 1 - {plan.alpha}/{m} (Bonferroni over the {m} tests of one tau; "
+        f"family-wise error <= {plan.alpha}). Supported: interval above 0. Contradicted: "
+        f"below 0. Equivalent: inside (-delta, +delta), delta = 5% of tau. Inconclusive: "
+        f"otherwise. Primary tau = {plan.primary} quarters."
+    )
+
+
 def load_propositions() -> list[Proposition]:
     """The six propositions, as shipped in ``kctsim/data/propositions.toml``."""
-    text = resources.files("kctsim").joinpath("data/propositions.toml").read_text("utf-8")
     return [
         Proposition(
             key=key,
@@ -84,7 +169,7 @@ def load_propositions() -> list[Proposition]:
             worse=tuple(spec["worse"]),
             mechanisms=dict(spec.get("mechanisms", {})),
         )
-        for key, spec in tomllib.loads(text).items()
+        for key, spec in _data()["propositions"].items()
     ]
 
 
@@ -126,132 +211,200 @@ def _horizon(runs: pd.DataFrame) -> int:
 # --------------------------------------------------------------- statistics
 
 
-def _advantage(better: np.ndarray, *worse: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Smallest mean advantage of ``better`` over the worse samples (vectorised)."""
-    return np.min([w.mean(axis=axis) - better.mean(axis=axis) for w in worse], axis=0)
-
-
-def _lead(better: np.ndarray, *worse: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Smallest lead in breakthrough share of ``better`` over the worse samples."""
-    return np.min([better.mean(axis=axis) - w.mean(axis=axis) for w in worse], axis=0)
-
-
 def _difference(better: np.ndarray, worse: np.ndarray, axis: int = -1) -> np.ndarray:
     return worse.mean(axis=axis) - better.mean(axis=axis)
 
 
 @dataclass
 class Outcome:
-    """The measured comparison of one proposition on one set of runs."""
+    """The measured comparison of one proposition at one tau on one set of runs."""
 
-    n_pairs: int
-    effect: float
-    ci_low: float
-    ci_high: float
+    estimate: st.Estimate
     p_logrank: float
-    p_two_prop: float
-    p_better: float
-    p_worse: dict[str, float]
-    lead: float
-    lead_low: float
-    lead_high: float
-    rmst: dict[str, float]
+    sds: dict[str, float]  # SD of the paired differences, per worse regime
 
 
-def compare(
-    prop: Proposition, runs: pd.DataFrame, horizon: int, rng: np.random.Generator
-) -> Outcome:
-    """Effect, interval and tests of one proposition on ``runs``."""
+def compare(prop: Proposition, runs: pd.DataFrame, tau: int, alpha: float) -> Outcome:
+    """Effect, interval (level 1 - alpha) and tests of one proposition at ``tau``."""
     ticks = times(runs, prop.technology, prop.regimes)
-    n = ticks.shape[1]
-    if n < 2:
+    if ticks.shape[1] < 2:
         raise ValueError(f"{prop.key}: fewer than two paired replicates")
-    capped = np.where(np.isfinite(ticks), np.minimum(ticks, horizon), float(horizon))
-    broke = np.isfinite(ticks).astype(float)
-    effect = float(_advantage(*capped))
-    low, high = st.paired_bootstrap_ci(list(capped), _advantage, rng)
-    lead = float(_lead(*broke))
-    lead_low, lead_high = st.paired_bootstrap_ci(list(broke), _lead, rng)
-    advantages = [float(c.mean() - capped[0].mean()) for c in capped[1:]]
-    p_lr = [st.logrank_p(ticks[0], t, horizon) for t in ticks[1:]]
-    k = broke.sum(axis=1).astype(int)
-    p_tp = [st.two_proportion_p(int(k[0]), n, int(kw), n) for kw in k[1:]]
-    decider = int(np.argmin(advantages))
-    if effect >= 0:
-        p_logrank, p_two = max(p_lr), max(p_tp)
-    else:
-        p_logrank, p_two = p_lr[decider], p_tp[decider]
+    horizon = _horizon(runs)
+    if tau > horizon:
+        raise ValueError(f"{prop.key}: tau {tau} beyond the horizon {horizon}")
+    capped = st.restricted_times(ticks, tau)
+    differences = capped[1:] - capped[0]  # worse minus better, per replicate
+    estimate = st.smallest_mean_interval(differences, alpha)
+    decider = int(np.argmin(differences.mean(axis=1)))
+    # The log-rank test sees the curves up to tau: censor every run there.
+    cut = np.where(ticks <= tau, ticks, np.nan)
     return Outcome(
-        n_pairs=n,
-        effect=effect,
-        ci_low=low,
-        ci_high=high,
-        p_logrank=p_logrank,
-        p_two_prop=p_two,
-        p_better=float(broke[0].mean()),
-        p_worse={w: float(b.mean()) for w, b in zip(prop.worse, broke[1:], strict=True)},
-        lead=lead,
-        lead_low=lead_low,
-        lead_high=lead_high,
-        rmst={r: float(c.mean()) for r, c in zip(prop.regimes, capped, strict=True)},
+        estimate=estimate,
+        p_logrank=st.logrank_p(cut[0], cut[1 + decider], tau),
+        sds={w: float(d.std(ddof=1)) for w, d in zip(prop.worse, differences, strict=True)},
     )
 
 
-def verdict(p_adjusted: float, ci_low: float, ci_high: float, alpha: float = ALPHA) -> str:
-    """The stated rule: significance and the side of zero the interval lies on."""
-    if p_adjusted < alpha and ci_low > 0:
-        return "supported"
-    if p_adjusted < alpha and ci_high < 0:
-        return "contradicted"
-    return "not supported"
+def own_types(propositions: list[Proposition]) -> dict[str, str]:
+    """Mode -> the type the paper matches it with (the propositions naming several rivals)."""
+    return {p.better: p.technology for p in propositions if len(p.worse) > 1}
+
+
+def contingency(
+    runs: pd.DataFrame, propositions: list[Proposition], tau: int, alpha: float
+) -> st.Estimate:
+    """The mode x type interaction of RMST(tau) (see ``stats.interaction_weights``),
+    computed per replicate over the replicates complete in all cells."""
+    own = own_types(propositions)
+    types = list(own.values())
+    weights = st.interaction_weights(own, types)
+    ok = runs[
+        (runs["status"] == "ok") & runs["technology"].isin(types) & runs["regime"].isin(list(own))
+    ]
+    table = ok.pivot_table(
+        index="replicate",
+        columns=["technology", "regime"],
+        values="breakthrough_tick",
+        aggfunc="first",
+        dropna=False,
+    )
+    cells = [(t, m) for t in types for m in own]
+    missing = [c for c in cells if c not in table.columns]
+    if missing:
+        raise ValueError(f"contingency: no finished runs of {missing}")
+    counts = ok.groupby("replicate").size()
+    complete = counts[counts == len(cells)].index
+    y = st.restricted_times(table.loc[complete, cells].to_numpy(dtype=float), tau)
+    return st.smallest_mean_interval(y @ weights.reshape(-1), alpha)
+
+
+def family_size(propositions: list[Proposition]) -> int:
+    """Tests per tau: the propositions and, when the modes cover the types, the contingency."""
+    return len(propositions) + (1 if _has_contingency(propositions) else 0)
+
+
+def _has_contingency(propositions: list[Proposition]) -> bool:
+    own = own_types(propositions)
+    return len(own) >= 2 and len(set(own.values())) == len(own)
 
 
 # ------------------------------------------------------------------ tables
 
 
 def evaluate(
-    runs: pd.DataFrame, propositions: list[Proposition] | None = None, seed: int = 0
+    runs: pd.DataFrame,
+    propositions: list[Proposition] | None = None,
+    plan: Plan | None = None,
 ) -> pd.DataFrame:
-    """The verdict table: one row per proposition.
+    """The verdict table: one row per proposition (and the contingency test) and tau.
+
+    The first columns are :data:`VERDICT_COLUMNS`; then ``role`` (primary or
+    secondary), ``technology``, ``claim``, ``half_width``, ``sd`` (of the
+    deciding paired differences) and ``p_logrank`` (secondary).
 
     Args:
         runs: a sweep's runs table (``kctsim.load_results(DIR)["runs"]``) holding
             every technology and regime the propositions name.
         propositions: defaults to the shipped six.
-        seed: seed of the bootstrap resampling (the table is reproducible).
+        plan: the estimands; defaults to the shipped ones.
     """
     propositions = propositions or load_propositions()
+    plan = plan or load_plan()
     horizon = _horizon(runs)
-    rng = np.random.default_rng(seed)
+    m = family_size(propositions)
+    alpha = plan.alpha / m
+    rule = verdict_rule(plan, m)
     rows: list[dict[str, Any]] = []
+    for tau, delta, role in plan.estimands(horizon):
+        # (key, comparison, technology, claim, estimate, log-rank p) of every test of this tau
+        family: list[tuple[str, str, str, str, st.Estimate, float]] = []
+        for prop in propositions:
+            o = compare(prop, runs, tau, alpha)
+            family.append(
+                (prop.key, prop.comparison, prop.technology, prop.claim, o.estimate, o.p_logrank)
+            )
+        if _has_contingency(propositions):
+            est = contingency(runs, propositions, tau, alpha)
+            label = ", ".join(f"{mode} on {t}" for mode, t in own_types(propositions).items())
+            family.append((CONTINGENCY, label, "all", plan.contingency_claim, est, float("nan")))
+        adjusted = st.bonferroni([f[4].p_value for f in family])
+        for (key, comparison, tech, claim, est, p_lr), p_adj in zip(family, adjusted, strict=True):
+            rows.append(
+                {
+                    "proposition": key,
+                    "estimand": f"RMST difference at {tau} quarters",
+                    "tau": tau,
+                    "comparison": comparison,
+                    "effect": est.effect,
+                    "ci_low": est.low,
+                    "ci_high": est.high,
+                    "delta": delta,
+                    "p_value": est.p_value,
+                    "p_adjusted": p_adj,
+                    "verdict": st.four_way_verdict(est.low, est.high, delta),
+                    "replicates": est.n,
+                    "rule": rule,
+                    "role": role,
+                    "technology": tech,
+                    "claim": claim,
+                    "half_width": est.half_width,
+                    "sd": est.sd,
+                    "p_logrank": p_lr,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def primary(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the primary estimand (one per proposition and the contingency test)."""
+    return verdicts[verdicts["role"].str.startswith("primary")].reset_index(drop=True)
+
+
+def required_replicates(
+    runs: pd.DataFrame, propositions: list[Proposition] | None = None, plan: Plan | None = None
+) -> dict[str, Any]:
+    """The replicates per cell that make every primary interval at most delta wide,
+    planned from the pilot ``runs`` (the stated rule; it reads SDs, never effects).
+
+    Returns:
+        ``replicates`` (capped at ``plan.max_replicates``), ``needed`` (uncapped),
+        ``capped``, ``pilot`` (the pilot's complete replicates) and ``by_test``:
+        per test its pilot SD and the replicates it needs.
+    """
+    propositions = propositions or load_propositions()
+    plan = plan or load_plan()
+    horizon = _horizon(runs)
+    tau, delta = plan.primary_estimand(horizon)
+    alpha = plan.alpha / family_size(propositions)
+    by_test: dict[str, dict[str, float]] = {}
+    pilot = None
     for prop in propositions:
-        o = compare(prop, runs, horizon, rng)
-        rows.append(
-            {
-                "proposition": prop.key,
-                "claim": prop.claim,
-                "technology": prop.technology,
-                "comparison": prop.comparison,
-                "n_pairs": o.n_pairs,
-                "effect": o.effect,
-                "ci_low": o.ci_low,
-                "ci_high": o.ci_high,
-                "p_logrank": o.p_logrank,
-                "p_two_prop": o.p_two_prop,
-                "p_better": o.p_better,
-                "p_worse": max(o.p_worse.values()),
-                "lead": o.lead,
-                "lead_low": o.lead_low,
-                "lead_high": o.lead_high,
-            }
+        o = compare(prop, runs, tau, alpha)
+        k = len(prop.worse)
+        pilot = o.estimate.n if pilot is None else min(pilot, o.estimate.n)
+        sd = max(o.sds.values())
+        n = st.replicates_for_width(
+            sd, delta / 2, alpha / 2, alpha / (2 * k), o.estimate.n, plan.sd_confidence
         )
-    table = pd.DataFrame(rows)
-    table["p_holm"] = st.holm(table["p_logrank"])
-    table["p_two_prop_holm"] = st.holm(table["p_two_prop"])
-    table["verdict"] = [
-        verdict(p, lo, hi) for p, lo, hi in table[["p_holm", "ci_low", "ci_high"]].to_numpy()
-    ]
-    return table
+        by_test[prop.key] = {"sd": sd, "replicates": n}
+    if _has_contingency(propositions):
+        est = contingency(runs, propositions, tau, alpha)
+        n = st.replicates_for_width(
+            est.sd, delta / 2, alpha / 2, alpha / 2, est.n, plan.sd_confidence
+        )
+        by_test[CONTINGENCY] = {"sd": est.sd, "replicates": n}
+    needed = int(max(v["replicates"] for v in by_test.values()))
+    return {
+        "tau": tau,
+        "delta": delta,
+        "pilot": pilot,
+        "needed": needed,
+        "replicates": min(max(needed, pilot or 0), plan.max_replicates),
+        "capped": needed > plan.max_replicates,
+        "max_replicates": plan.max_replicates,
+        "sd_confidence": plan.sd_confidence,
+        "by_test": by_test,
+    }
 
 
 def mechanism_table(

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import asdict, dataclass, field
+from importlib import resources
+
+_DESIGN = tomllib.loads(
+    resources.files("kctsim").joinpath("data/propositions.toml").read_text("utf-8")
+)["design"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What a proposition suite runs; two suites with equal settings are the same suite."""
+    """What a proposition suite runs; two suites with equal settings are the same suite.
 
-    replicates: int = 80
+    ``replicates`` None (the default) chooses them for precision: a pilot of
+    ``pilot`` replicates per cell, then as many more as make every primary
+    interval decisive, at most ``max_replicates`` (``data/propositions.toml``,
+    ``[design]``). A number fixes them by hand.
+    """
+
+    replicates: int | None = None
+    pilot: int = int(_DESIGN["pilot"])
+    max_replicates: int = int(_DESIGN["max_replicates"])
     ticks: int = 80
     seed: int = 2024
     cost_scale: float | None = None  # None: the packaged calibration
@@ -41,6 +55,16 @@ class Settings:
             )
         )
 
+    @property
+    def adaptive(self) -> bool:
+        """Replicates chosen for precision after the pilot (not fixed, not --quick)."""
+        return self.replicates is None and not self.quick
 
-QUICK = {"replicates": 16, "robustness_samples": 0}
-"""What --quick changes: fewer replicates and no robustness sweeps."""
+    @property
+    def first_replicates(self) -> int:
+        """Replicates of the first suite sweep: the fixed number, else the pilot."""
+        return self.replicates if self.replicates is not None else self.pilot
+
+
+QUICK = {"pilot": 16, "robustness_samples": 0}
+"""What --quick changes: a pilot of 16 replicates only (not decisive), no robustness sweeps."""

@@ -2,10 +2,15 @@
 
 A propositions directory::
 
-    manifest.json      format, settings (replicates, ticks, seed, cost scale and
-                       where it came from), the sweeps below, versions, times
+    manifest.json      format, settings (replicates or pilot, ticks, seed, cost
+                       scale and where it came from), the sweeps below, the
+                       replicate design and its rule, versions, times
     suite/             sweep: every technology type x every regime preset x R
-                       replicates (replicate i of every regime shares its seed)
+                       replicates (replicate i of every regime shares its seed);
+                       with replicates chosen for precision, the pilot
+    extension/         sweep: replicates pilot..R-1 of the same scenario with R
+                       replicates (replicate i keeps its seed), when the pilot
+                       asks for more (absent otherwise)
     robustness/<type>/ sweeps: a Latin hypercube of uncertain, non-lever
                        parameters per technology type, under the regimes its
                        propositions compare (absent with --quick)
@@ -18,6 +23,7 @@ figures are derived from them and rebuilt by ``kctsim report DIR``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -25,15 +31,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kctsim.analysis import robustness as rob
+from kctsim.analysis import stats as st
 from kctsim.analysis.propositions import (
     Proposition,
     evaluate,
     fit_matrix,
+    load_plan,
     load_propositions,
     mechanism_table,
+    required_replicates,
+    times,
 )
 from kctsim.analysis.settings import Settings
 from kctsim.config import default_parameters, load_technology, regime_names, technology_names
@@ -51,6 +62,7 @@ from kctsim.results import jsonable, software_versions
 FORMAT = "kctsim-propositions/1"
 MANIFEST = "manifest.json"
 SUITE = "suite"
+EXTENSION = "extension"
 ROBUSTNESS = "robustness"
 
 # Uncertain parameters that are not levers, varied in the robustness worlds as
@@ -86,8 +98,9 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(json.dumps(v) for v in values) + "]"
 
 
-def suite_text(s: Settings) -> str:
-    """Scenario text of the main suite: every type x every preset x R replicates."""
+def suite_text(s: Settings, replicates: int | None = None) -> str:
+    """Scenario text of the main suite: every type x every preset x R replicates
+    (R: ``replicates``, else the settings' first sweep)."""
     return "\n".join(
         [
             'name = "propositions_suite"',
@@ -96,7 +109,7 @@ def suite_text(s: Settings) -> str:
             f"technologies = {_toml_list(technology_names())}",
             f"regimes = {_toml_list(regime_names())}",
             f"horizon = {s.ticks}",
-            f"replicates = {s.replicates}",
+            f"replicates = {replicates or s.first_replicates}",
             f"seed = {s.seed}",
             "",
             "[parameters]",
@@ -175,6 +188,9 @@ def scenarios(s: Settings) -> dict[str, Scenario]:
 # ---------------------------------------------------------------- manifest
 
 
+DESIGN_SETTINGS = ("replicates", "pilot", "max_replicates", "quick")
+
+
 class PropositionsDirError(SweepExistsError):
     """The directory holds something other than this proposition suite."""
 
@@ -213,7 +229,14 @@ def check_out_dir(out_dir: Path, manifest: dict[str, Any], resume: bool) -> None
             f"{out_dir}: is not empty and holds no kctsim propositions results; "
             "choose another --out or remove it"
         )
-    if old["sweeps"] != manifest["sweeps"]:
+    # The extension sweep is added after the pilot: compare the sweeps known up front,
+    # and the settings that decide the replicates (a --quick pilot is not the full job's).
+    same_design = all(
+        old["settings"].get(k) == manifest["settings"].get(k) for k in DESIGN_SETTINGS
+    )
+    if {k: old["sweeps"].get(k) for k in manifest["sweeps"]} != manifest["sweeps"] or not (
+        same_design
+    ):
         settings = ", ".join(
             f"{k}={v}" for k, v in old["settings"].items() if k != "cost_scale_source"
         )
@@ -246,7 +269,13 @@ def run_suite(
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run (or resume) every sweep of the suite into ``out_dir``; return the manifest."""
+    """Run (or resume) every sweep of the suite into ``out_dir``; return the manifest.
+
+    With replicates chosen for precision the suite sweep is the pilot; its
+    runs fix the number of replicates once (recorded in the manifest's
+    ``design`` before any further run, and read back on resume, so the rule
+    is applied exactly once), and the extension sweep runs the rest.
+    """
     from kctsim.experiment.runner import run_sweep
 
     settings = settings.resolved()
@@ -258,13 +287,14 @@ def run_suite(
         manifest = old | {"ended": None, "resumed": [*old.get("resumed", []), _now()]}
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / MANIFEST, manifest)
-    for name, scenario in sweeps.items():
+
+    def run(name: str, specs: list, meta: dict[str, Any]) -> None:
         if progress:
-            print(f"{name}: {scenario.n_runs} runs", flush=True)
+            print(f"{name}: {len(specs)} runs", flush=True)
         sweep_dir = out_dir / name
         run_sweep(
-            scenario.runs(),
-            scenario.meta(),
+            specs,
+            meta,
             sweep_dir,
             executor=executor,
             workers=workers,
@@ -272,9 +302,69 @@ def run_suite(
             resume=resume or (sweep_dir / MANIFEST).exists(),
             progress=progress,
         )
+
+    suite = sweeps.pop(SUITE)
+    run(SUITE, suite.runs(), suite.meta())
+    if "design" not in manifest:
+        manifest["design"] = replicate_design(out_dir, settings)
+        write_json_atomic(out_dir / MANIFEST, manifest)
+    extension = extension_scenario(settings, manifest["design"])
+    if extension is not None:
+        scenario, specs = extension
+        manifest["sweeps"][EXTENSION] = scenario.meta()["hash"]
+        write_json_atomic(out_dir / MANIFEST, manifest)
+        run(EXTENSION, specs, scenario.meta() | {"name": "propositions_suite_extension"})
+    for name, scenario in sweeps.items():
+        run(name, scenario.runs(), scenario.meta())
     manifest["ended"] = _now()
     write_json_atomic(out_dir / MANIFEST, manifest)
     return manifest
+
+
+def replicate_design(out_dir: Path, settings: Settings) -> dict[str, Any]:
+    """How many replicates the suite runs, and the rule that chose them (for the manifest)."""
+    plan = load_plan()
+    if not settings.adaptive:
+        n = settings.first_replicates
+        how = "pilot only (--quick): not decisive" if settings.quick else "fixed by --replicates"
+        return {"rule": how, "replicates": n, "pilot": n, "decisive_by_design": False}
+    runs = load_results(out_dir / SUITE, tables=("runs",))["runs"]
+    needed = required_replicates(
+        runs, plan=dataclasses.replace(plan, max_replicates=settings.max_replicates)
+    )
+    return {
+        "rule": (
+            f"pilot of {settings.pilot} replicates per cell; the SD of every paired difference "
+            f"of the primary estimand (tau = {needed['tau']}) is replaced by its upper "
+            f"{needed['sd_confidence']:.0%} confidence bound and the suite runs the fewest "
+            f"replicates that make every primary interval at most delta = {needed['delta']:g} "
+            f"quarters wide (half-width delta/2), at most {settings.max_replicates}; the rule "
+            "reads SDs only, once, and the verdicts use every replicate"
+        ),
+        "replicates": needed["replicates"],
+        "pilot": settings.pilot,
+        "needed": needed["needed"],
+        "capped": needed["capped"],
+        "max_replicates": settings.max_replicates,
+        "by_test": needed["by_test"],
+        "decisive_by_design": not needed["capped"],
+    }
+
+
+def extension_scenario(
+    settings: Settings, design: dict[str, Any]
+) -> tuple[Scenario, list[Any]] | None:
+    """The extension sweep: replicates pilot..R-1 of the suite with R replicates.
+
+    Its run ids follow the pilot's, so the two runs tables concatenate.
+    """
+    total, pilot = int(design["replicates"]), int(design["pilot"])
+    if total <= pilot:
+        return None
+    scenario = parse_scenario(suite_text(settings, total), "<propositions suite extension>")
+    offset = len(technology_names()) * len(regime_names()) * pilot
+    specs = [s for s in scenario.runs() if s.replicate >= pilot]
+    return scenario, [dataclasses.replace(s, run_id=offset + j) for j, s in enumerate(specs)]
 
 
 def _now() -> str:
@@ -311,12 +401,19 @@ class Analysis:
     verdicts: pd.DataFrame
     mechanisms: pd.DataFrame
     fit: pd.DataFrame
+    differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     worlds: pd.DataFrame = field(default_factory=pd.DataFrame)
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def settings(self) -> dict[str, Any]:
         return self.manifest["settings"]
+
+    @property
+    def design(self) -> dict[str, Any]:
+        """The replicate design and its rule (older directories: fixed replicates)."""
+        fixed = {"rule": "fixed", "replicates": self.settings.get("replicates")}
+        return self.manifest.get("design", fixed)
 
     @property
     def has_robustness(self) -> bool:
@@ -342,11 +439,17 @@ def analyse(out_dir: Path) -> Analysis:
     except (FileNotFoundError, ValueError) as exc:
         raise PropositionsDirError(f"{suite_dir}: cannot be read ({exc})") from None
     runs = tables["runs"]
-    if len(runs) < suite_manifest.get("n_runs", 0):
-        raise PropositionsDirError(
-            f"{suite_dir}: holds {len(runs)} of {suite_manifest['n_runs']} runs; "
-            f"finish it with `kctsim propositions --resume --out {out_dir}` and the same options"
-        )
+    _check_complete(out_dir, suite_dir, suite_manifest, runs)
+    if EXTENSION in manifest["sweeps"]:
+        extension_dir = out_dir / EXTENSION
+        try:
+            extension_runs = load_results(extension_dir, tables=("runs",))["runs"]
+            _check_complete(out_dir, extension_dir, read_manifest(extension_dir), extension_runs)
+        except (FileNotFoundError, ValueError) as exc:
+            raise PropositionsDirError(f"{extension_dir}: cannot be read ({exc})") from None
+        # The figures of means over time and the flows are read from the pilot
+        # only (plenty for means; the metrics of every replicate would not fit).
+        runs = pd.concat([runs, extension_runs], ignore_index=True)
     propositions = load_propositions()
     verdicts = evaluate(runs, propositions)
     analysis = Analysis(
@@ -355,10 +458,11 @@ def analyse(out_dir: Path) -> Analysis:
         suite_manifest=suite_manifest,
         runs=runs,
         metrics=tables["metrics"],
-        ledger_flows=ledger_flows(suite_dir, runs),
+        ledger_flows=ledger_flows(suite_dir, tables["runs"]),
         verdicts=verdicts,
         mechanisms=mechanism_table(runs, propositions),
         fit=fit_matrix(runs, propositions),
+        differences=difference_curves(runs, propositions),
     )
     robustness_dirs = sorted((out_dir / ROBUSTNESS).glob("*/manifest.json"))
     if robustness_dirs:
@@ -369,9 +473,12 @@ def analyse(out_dir: Path) -> Analysis:
             c.removeprefix(FACTOR_PREFIX) for c in world_runs.columns if c.startswith(FACTOR_PREFIX)
         ]
         shares = rob.robustness_shares(worlds, verdicts)
-        analysis.verdicts["robustness_share"] = verdicts["proposition"].map(shares)
-        analysis.verdicts["robustness_worlds"] = verdicts["proposition"].map(
-            worlds.groupby("proposition").size()
+        main = verdicts["role"].str.startswith("primary")  # worlds judge the primary verdict
+        analysis.verdicts["robustness_share"] = verdicts["proposition"].map(shares).where(main)
+        analysis.verdicts["robustness_worlds"] = (
+            (verdicts["proposition"].map(worlds.groupby("proposition").size()).where(main))
+            .fillna(0)
+            .astype(int)
         )
         analysis.worlds = worlds
         analysis.drivers = rob.drivers(worlds, factors)
@@ -379,6 +486,40 @@ def analyse(out_dir: Path) -> Analysis:
         analysis.verdicts["robustness_share"] = float("nan")
         analysis.verdicts["robustness_worlds"] = 0
     return analysis
+
+
+def difference_curves(
+    runs: pd.DataFrame, propositions: list[Proposition], seed: int = 0
+) -> pd.DataFrame:
+    """P_better(t) - P_worse(t) with a 95% simultaneous band, per proposition and
+    worse regime (long form: proposition, technology, better, worse, tick,
+    difference, low, high)."""
+    horizon = max(int(h) for h in runs["horizon"].dropna().unique())
+    rng = np.random.default_rng(seed)
+    frames = []
+    for prop in propositions:
+        ticks = times(runs, prop.technology, prop.regimes)
+        for worse, row in zip(prop.worse, ticks[1:], strict=True):
+            band = st.difference_band(ticks[0], row, horizon, rng)
+            frames.append(
+                band.assign(
+                    proposition=prop.key,
+                    technology=prop.technology,
+                    better=prop.better,
+                    worse=worse,
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_complete(
+    out_dir: Path, sweep_dir: Path, sweep_manifest: dict[str, Any], runs: pd.DataFrame
+) -> None:
+    if len(runs) < sweep_manifest.get("n_runs", 0):
+        raise PropositionsDirError(
+            f"{sweep_dir}: holds {len(runs)} of {sweep_manifest['n_runs']} runs; "
+            f"finish it with `kctsim propositions --resume --out {out_dir}` and the same options"
+        )
 
 
 def ledger_flows(sweep_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:

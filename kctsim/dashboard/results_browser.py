@@ -29,8 +29,8 @@ VERDICT_COLUMNS = (
     "ci_low",
     "ci_high",
     "p_logrank",
-    "p_holm",
-    "p_two_prop",
+    "p_value",
+    "p_adjusted",
     "verdict",
     "robustness_share",
 )

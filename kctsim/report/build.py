@@ -12,15 +12,40 @@ from pathlib import Path
 
 import pandas as pd
 
-from kctsim.analysis.propositions import VERDICT_RULE, load_propositions
+from kctsim.analysis.propositions import CONTINGENCY, load_plan, load_propositions, primary
 from kctsim.analysis.robustness import ROBUSTNESS_RULE
-from kctsim.analysis.suite import MANIFEST, SUITE, Analysis
+from kctsim.analysis.suite import EXTENSION, MANIFEST, SUITE, Analysis
 from kctsim.config import load_technology
+from kctsim.report import curves
 from kctsim.report import document as doc
 from kctsim.report import figures as fg
 
 FIGURES = "figures"
-TABLES = ("verdicts", "mechanisms", "fit_matrix", "flows", "worlds", "drivers")
+TABLES = ("verdicts", "mechanisms", "fit_matrix", "flows", "worlds", "drivers", "differences")
+
+# The paper's names, in English with the Chinese term (the modes as the paper's
+# propositions and conclusion write them: 螺旋递进, 丛林竞争, 主控布局).
+NAMES = {
+    "spiral": "Spiral Progressive (螺旋递进)",
+    "jungle": "Jungle Competition (丛林竞争)",
+    "main_layout": "Main Layout (主控布局)",
+    "dislocated": "subject dislocation (主体错位)",
+    "path_dependent": "path dependence (路径依赖)",
+    "misallocated": "resource misallocation (资源错配)",
+}
+# Figures: the English names only (the plotting font has no CJK glyphs).
+FIGURE_NAMES = {key: name.split(" (")[0] for key, name in NAMES.items()}
+TYPE_NAMES = {
+    "key_generic": "key generic technologies (关键共性技术)",
+    "cutting_edge": "cutting-edge technologies (前沿引领技术)",
+    "major_strategic": "major strategic technologies (重大战略技术)",
+}
+VERDICT_WORDS = {
+    "supported": "supported",
+    "contradicted": "contradicted (the difference points the other way)",
+    "equivalent": "practically equivalent (any difference is smaller than {delta:g} quarters)",
+    "inconclusive": "inconclusive (the interval is too wide to tell)",
+}
 
 
 def _p(value: float) -> str:
@@ -35,20 +60,65 @@ def _share(value: float) -> str:
     return "n/a" if pd.isna(value) else f"{value:.0%}"
 
 
+def _name(regime: str) -> str:
+    return NAMES.get(regime, f"`{regime}`")
+
+
+_YEARS = {1: "year", 2: "two years", 5: "five years", 10: "ten years", 20: "twenty years"}
+
+
+def _span(tau: int) -> str:
+    years = tau / 4
+    if years in _YEARS:
+        return f"the first {_YEARS[int(years)]} ({tau} quarters)"
+    return f"the first {tau} quarters"
+
+
+def sentence(row: pd.Series) -> str:
+    """One verdict in plain words."""
+    size = abs(row["effect"])  # quarters, two decimals: effects near delta = 1 need them
+    ci = f"95% simultaneous CI {row['ci_low']:+.2f} to {row['ci_high']:+.2f}"
+    verdict = VERDICT_WORDS[row["verdict"]].format(delta=row["delta"])
+    if row["proposition"] == CONTINGENCY:
+        more = "more" if row["effect"] >= 0 else "less"
+        return (
+            f"**{row['proposition']}** Within {_span(row['tau'])}, a mode's lead on its own "
+            f"technology type is {size:.2f} quarters {more} than its lead on the other types, on "
+            f"average, {ci}: **{verdict}**."
+        )
+    better, *worse = (
+        row["comparison"].split(" vs ")[0],
+        *row["comparison"].split(" vs ")[1].split(", "),
+    )
+    rivals = (
+        f"under {_name(worse[0])}"  # a cause: the same technology under another regime
+        if len(worse) == 1
+        else "the faster of " + " and ".join(_name(w) for w in worse)
+    )
+    when = "sooner" if row["effect"] >= 0 else "later"
+    return (
+        f"**{row['proposition']}** {_name(better)} breaks through "
+        f"{TYPE_NAMES.get(row['technology'], row['technology'])} {size:.2f} quarters {when} on "
+        f"average than {rivals} within {_span(row['tau'])}, {ci}: **{verdict}**."
+    )
+
+
 def verdict_table(a: Analysis) -> pd.DataFrame:
-    """The table the report opens with (one row per proposition)."""
-    v = a.verdicts
+    """The table the report opens with: the primary estimand, one row per test."""
+    v = primary(a.verdicts)
     return pd.DataFrame(
         {
             "Proposition": v["proposition"],
             "The paper's claim": v["claim"],
             "Comparison": v["technology"] + ": " + v["comparison"],
             "Effect (quarters)": v["effect"].map(_num),
-            "95% CI": [
+            "95% simultaneous CI": [
                 f"[{_num(lo)}, {_num(hi)}]"
                 for lo, hi in zip(v["ci_low"], v["ci_high"], strict=True)
             ],
-            "p (log-rank, Holm)": v["p_holm"].map(_p),
+            "Delta": v["delta"].map(lambda x: f"±{x:g}"),
+            "Half-width": v["half_width"].map(lambda x: f"{x:.2f}"),
+            "p (adjusted)": v["p_adjusted"].map(_p),
             "Verdict": "**" + v["verdict"] + "**",
             "Robustness": [
                 f"{_share(s)} of {int(n)}" if n else "not run"
@@ -58,23 +128,114 @@ def verdict_table(a: Analysis) -> pd.DataFrame:
     )
 
 
-def horizon_table(a: Analysis) -> pd.DataFrame:
+def secondary_table(a: Analysis) -> pd.DataFrame:
+    """Every estimand (primary and secondary taus), with the log-rank p beside it."""
     v = a.verdicts
     return pd.DataFrame(
         {
             "Proposition": v["proposition"],
-            "P(better)": v["p_better"].map(lambda x: f"{x:.2f}"),
-            "P(worse), best of": v["p_worse"].map(lambda x: f"{x:.2f}"),
-            "Lead": v["lead"].map(_num),
-            "95% CI": [
+            "tau (quarters)": v["tau"],
+            "Role": v["role"],
+            "Effect": v["effect"].map(_num),
+            "95% simultaneous CI": [
                 f"[{_num(lo)}, {_num(hi)}]"
-                for lo, hi in zip(v["lead_low"], v["lead_high"], strict=True)
+                for lo, hi in zip(v["ci_low"], v["ci_high"], strict=True)
             ],
-            "p (two-proportion)": v["p_two_prop"].map(_p),
-            "p (Holm)": v["p_two_prop_holm"].map(_p),
-            "pairs": v["n_pairs"],
+            "Delta": v["delta"].map(lambda x: f"±{x:g}"),
+            "p (adjusted)": v["p_adjusted"].map(_p),
+            "p (log-rank, unadjusted)": v["p_logrank"].map(_p),
+            "Verdict": v["verdict"],
+            "Replicates": v["replicates"],
         }
     )
+
+
+def design_text(a: Analysis) -> str:
+    """The replicate design, its rule and whether the primary verdicts are decisive."""
+    d = a.design
+    v = primary(a.verdicts)
+    wide = v[v["half_width"] > v["delta"] / 2]
+    n = int(v["replicates"].min())
+    text = f"**Replicates.** {n} per technology type and regime ({d['rule']})."
+    if "pilot only" in d["rule"]:
+        return text + " **Not decisive: a quick pilot; run the full job for verdicts.**"
+    if d.get("capped"):
+        text += (
+            f" The pilot asked for {d['needed']} replicates; the cap of {d['max_replicates']} "
+            "was reached."
+        )
+    if wide.empty:
+        return text + " Every primary interval is at most delta wide: every verdict is decisive."
+    keys = ", ".join(wide["proposition"])
+    return text + (
+        f" The primary intervals of {keys} are wider than delta, so they can be inconclusive"
+        + (" (the cap was reached)." if d.get("capped") else ".")
+    )
+
+
+def how_to_read(a: Analysis) -> list[str]:
+    """The "how to read this" box, with this report's family size and taus."""
+    plan = load_plan()
+    m = len(primary(a.verdicts))
+    level = 1 - plan.alpha / m
+    taus = sorted(set(a.verdicts["tau"]))
+    return [
+        f"**RMST.** The restricted mean time to breakthrough up to tau quarters is the average "
+        "number of quarters, counted up to tau, that a technology waits for its breakthrough "
+        "(a run that has not broken through by tau counts as tau). The effect is the RMST of the "
+        "regime the paper calls worse minus that of the one it calls better: how many quarters "
+        "sooner, on average, the better regime breaks through. It is also the area between the "
+        f"two cumulative breakthrough curves up to tau. Here tau = {', '.join(map(str, taus))} "
+        f"quarters; the primary one, {plan.primary} quarters, is the window the model is "
+        "calibrated on.",
+        *_HOW_TO_READ,
+        f"**Adjustment.** {m} tests are read at each tau (the propositions and the contingency "
+        f"test C), so each interval is a {level:.1%} interval (Bonferroni): the chance that any "
+        f"verdict of one tau is wrong is at most {plan.alpha:.0%}. The adjusted p-values are "
+        f"{m} times the unadjusted ones (capped at 1); an interval excludes 0 exactly when the "
+        f"adjusted p is below {plan.alpha:g}.",
+        _ROBUSTNESS_WORDS,
+    ]
+
+
+_HOW_TO_READ = [
+    "**Interval.** Replicate i of every regime uses the same random numbers, so the regimes "
+    "are compared replicate by replicate (a paired t interval). Where the paper sets a mode "
+    "against two rivals (P4 to P6), the effect is its lead over the faster rival: it must "
+    "beat both.",
+    "**Delta.** The smallest effect of interest: 5% of tau (1 quarter at 20, 2 at 40, 4 at "
+    "80). An interval inside (-delta, +delta) means the regimes are *practically equivalent*: "
+    "whatever difference there is, it is smaller than delta.",
+    "**Verdicts.** Supported: the interval lies above 0. Contradicted: below 0. Equivalent: "
+    "inside (-delta, +delta). Inconclusive: anything else.",
+    "**Verdict first, sign first.** An interval inside (0, delta) is supported: the effect "
+    "is surely positive, and surely small.",
+]
+_ROBUSTNESS_WORDS = (
+    "**Robustness.** The same comparison repeated in worlds whose uncertain, non-lever "
+    "parameters are drawn from wide ranges, with few replicates each: the share of worlds "
+    "that point the same way as the verdict. It says how far the verdict depends on the "
+    "default parameters, not how sure it is."
+)
+
+LIMITS = [
+    "**Bundles, not single causes.** Each cause regime differs from its mode in many levers "
+    "at once, so a verdict on P1 to P3 is about the bundle the paper describes.",
+    "**The regimes are this project's reading of the paper.** The lever values of the six "
+    "presets are choices (ODD 2.5); every verdict is conditional on them.",
+    "**One calibration target.** The cost scale is fitted to about 21 of 35 chokepoint "
+    "technologies broken through in 20 quarters; the secondary estimands at 40 and 80 "
+    "quarters extrapolate beyond it.",
+    "**Stylised technology.** NK landscapes stand for technologies; ruggedness, turbulence, "
+    "blockade, the foreign rival and the chain of stages are the only differences between "
+    "the three types.",
+]
+
+
+def horizon_table(a: Analysis) -> pd.DataFrame:
+    """Share broken through by the horizon, per technology type and regime (fit matrix)."""
+    f = a.fit
+    return f.pivot(index="technology", columns="regime", values="p_breakthrough").round(2)
 
 
 def mechanism_view(a: Analysis) -> pd.DataFrame:
@@ -134,13 +295,24 @@ def flow_pairs(a: Analysis) -> list[tuple[str, str]]:
 def make_figures(a: Analysis, figure_dir: Path) -> list[doc.Figure]:
     """Draw every figure into ``figure_dir``; return them as report blocks (relative paths)."""
     horizon = int(a.settings["ticks"])
-    means = fg.metric_means(a.metrics, a.runs, a.metrics["metric"].unique())
+    pilot_runs = a.runs[a.runs["run_id"].isin(a.metrics["run_id"].unique())]
+    means = fg.metric_means(a.metrics, pilot_runs, a.metrics["metric"].unique())
     made: list[doc.Figure] = []
 
     def save(fig, name: str, caption: str) -> None:
         fg.save_figure(fig, figure_dir / name)
         made.append(doc.Figure(Path(FIGURES) / f"{name}.png", caption))
 
+    if not a.differences.empty:
+        save(
+            curves.plot_difference_curves(
+                a.differences, sorted(set(a.verdicts["tau"])), FIGURE_NAMES
+            ),
+            "difference_curves",
+            "P(better) minus P(worse): the difference in the share broken through by each "
+            "quarter, per proposition and rival, with 95% simultaneous bands (the band covers "
+            "the whole curve at once). The area under a curve up to tau is the effect at tau.",
+        )
     save(
         fg.plot_breakthrough_curves(a.runs, horizon),
         "breakthrough_curves",
@@ -192,8 +364,15 @@ def make_figures(a: Analysis, figure_dir: Path) -> list[doc.Figure]:
         "Design diversity (mean pairwise Hamming distance) and lock-in over time.",
     )
     if a.has_robustness:
+        # figures.plot_robustness colours three verdicts; neither sign is its grey.
+        shown = primary(a.verdicts).dropna(subset=["robustness_share"])
+        shown = shown.assign(
+            verdict=shown["verdict"].where(
+                shown["verdict"].isin(["supported", "contradicted"]), "not supported"
+            )
+        )
         save(
-            fg.plot_robustness(a.verdicts, a.drivers),
+            fg.plot_robustness(shown, a.drivers),
             "robustness",
             "Share of Latin-hypercube worlds in which each verdict holds, and the parameters "
             "most correlated with the effect.",
@@ -201,34 +380,52 @@ def make_figures(a: Analysis, figure_dir: Path) -> list[doc.Figure]:
     return made
 
 
+def ablation_blocks(a: Analysis) -> list[doc.Block]:
+    """The ablations: which lever drives each verdict (to be written; nothing yet)."""
+    return []
+
+
 def blocks(a: Analysis, figures: list[doc.Figure]) -> list[doc.Block]:
     s = a.settings
     by_name = {f.path.stem: f for f in figures}
+    v = primary(a.verdicts)
+    quick = "pilot only" in a.design["rule"]
+    sweeps = f"`{a.out_dir / SUITE}`" + (
+        f" and `{a.out_dir / EXTENSION}`" if EXTENSION in a.manifest["sweeps"] else ""
+    )
     out: list[doc.Block] = [
         doc.Heading("kctsim: the paper's six propositions, measured", 1),
-        doc.Paragraph(
-            f"Results directory `{a.out_dir}` (manifest `{a.out_dir / MANIFEST}`; suite sweep "
-            f"`{a.out_dir / SUITE}`, scenario hash `{a.suite_manifest['scenario']['hash']}`). "
-            f"{s['replicates']} replicates per technology type and regime, horizon "
-            f"{s['ticks']} quarters, root seed {s['seed']}; replicate i of every regime shares "
-            f"its seed. Cost scale {s['cost_scale']:.4g} ({s['cost_scale_source']}). "
-            f"kctsim {a.manifest['versions'].get('kctsim')}, mesa "
-            f"{a.manifest['versions'].get('mesa')}."
-        ),
+    ]
+    if quick:
+        out.append(
+            doc.Box(
+                "Not decisive",
+                [
+                    "This is `--quick`: a pilot alone, for a first look and for testing the "
+                    "pipeline. Its intervals are too wide for verdicts; run `kctsim "
+                    "propositions` (`make run`) for the decisive ones."
+                ],
+            )
+        )
+    out += [
         doc.Heading("Verdicts"),
+        *[doc.Paragraph(sentence(row)) for _, row in v.iterrows()],
         doc.Table(verdict_table(a)),
-        doc.Paragraph(f"**Rule.** {VERDICT_RULE}"),
+        doc.Paragraph(design_text(a)),
+        doc.Box("How to read this", how_to_read(a)),
+        doc.Paragraph(f"**Rule.** {v['rule'].iloc[0]}"),
+    ]
+    if "difference_curves" in by_name:
+        out += [doc.Heading("The difference curves"), by_name["difference_curves"]]
+    out += [
+        doc.Heading("Every estimand"),
         doc.Paragraph(
-            f"**Robustness.** {ROBUSTNESS_RULE}"
-            if a.has_robustness
-            else "**Robustness.** Not run (--quick or --robustness-samples 0)."
+            "The primary estimand and the secondary ones (later taus), each family adjusted "
+            "on its own. The log-rank p compares the whole curves up to tau without pairing; "
+            "it is shown for reference and decides nothing."
         ),
-        doc.Heading("Breakthrough by the horizon"),
-        doc.Paragraph(
-            "Share of runs broken through by the horizon under the better regime and the best of "
-            "the worse ones; the lead is their difference (paired bootstrap interval)."
-        ),
-        doc.Table(horizon_table(a)),
+        doc.Table(secondary_table(a)),
+        *ablation_blocks(a),
         doc.Heading("Mechanism evidence"),
         doc.Paragraph(
             "Run summaries (worse minus better regime, paired bootstrap 95% interval); "
@@ -248,14 +445,30 @@ def blocks(a: Analysis, figures: list[doc.Figure]) -> list[doc.Block]:
     if stage_figures:
         out += [doc.Heading("The chain: stage funding, progress and blockage"), *stage_figures]
     out += [doc.Heading("Diversity and lock-in"), by_name["diversity_lock_in"]]
+    out.append(doc.Heading("Robustness"))
     if a.has_robustness:
-        out += [doc.Heading("Robustness"), by_name["robustness"], doc.Table(drivers_view(a))]
+        out += [
+            doc.Paragraph(ROBUSTNESS_RULE),
+            by_name["robustness"],
+            doc.Table(drivers_view(a)),
+        ]
+    else:
+        out.append(doc.Paragraph("Not run (--quick or --robustness-samples 0)."))
     out += [
+        doc.Heading("Limits"),
+        *[doc.Paragraph(text) for text in LIMITS],
         doc.Heading("Reproduce"),
         doc.Paragraph(
+            f"Results directory `{a.out_dir}` (manifest `{a.out_dir / MANIFEST}`, which records "
+            f"the settings and the replicate rule; sweeps {sweeps}, scenario hash "
+            f"`{a.suite_manifest['scenario']['hash']}`). Horizon {s['ticks']} quarters, root "
+            f"seed {s['seed']}; replicate i of every regime shares its seed. Cost scale "
+            f"{s['cost_scale']:.4g} ({s['cost_scale_source']}). kctsim "
+            f"{a.manifest['versions'].get('kctsim')}, mesa {a.manifest['versions'].get('mesa')}. "
             f"`kctsim report {a.out_dir}` rebuilds this report from the stored runs; the tables "
             "are in the same directory as CSV (verdicts, mechanisms, fit_matrix, flows, worlds, "
-            "drivers)."
+            "drivers, differences). The means over time and the flows are drawn from the first "
+            "sweep's runs."
         ),
     ]
     return out
@@ -278,6 +491,7 @@ def write_report(a: Analysis) -> list[Path]:
             "flows": a.ledger_flows,
             "worlds": a.worlds,
             "drivers": a.drivers,
+            "differences": a.differences,
         }
         for name, frame in frames.items():
             frame.to_csv(staging / f"{name}.csv", index=False)

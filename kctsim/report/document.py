@@ -37,7 +37,15 @@ class Figure:
     caption: str
 
 
-Block = Heading | Paragraph | Table | Figure
+@dataclass
+class Box:
+    """A set-off note (a quote block in Markdown, an aside in HTML)."""
+
+    title: str
+    paragraphs: list[str]
+
+
+Block = Heading | Paragraph | Table | Figure | Box
 
 
 def to_markdown(blocks: list[Block]) -> str:
@@ -49,6 +57,9 @@ def to_markdown(blocks: list[Block]) -> str:
             out.append(block.text)
         elif isinstance(block, Table):
             out.append(_markdown_table(block.frame))
+        elif isinstance(block, Box):
+            lines = [f"**{block.title}**", *block.paragraphs]
+            out.append("\n>\n".join(f"> {line}" for line in lines))
         else:
             out.append(f"![{block.caption}]({block.path.as_posix()})\n\n*{block.caption}*")
         out.append("")
@@ -75,6 +86,7 @@ img { max-width: 100%; }
 figure { margin: 1.5em 0; }
 figcaption { font-style: italic; color: #555; }
 code { background: #f5f5f5; padding: 0 0.2em; }
+aside { border-left: 4px solid #4a7ab0; background: #f4f8fc; padding: 0.4em 1em; margin: 1em 0; }
 """
 
 
@@ -102,6 +114,9 @@ def to_html(blocks: list[Block], title: str, base: Path) -> str:
                 for row in block.frame.itertuples(index=False)
             )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        elif isinstance(block, Box):
+            paragraphs = "".join(f"<p>{_inline(p)}</p>" for p in block.paragraphs)
+            body.append(f"<aside><h3>{_inline(block.title)}</h3>{paragraphs}</aside>")
         else:
             data = base64.b64encode((base / block.path).read_bytes()).decode("ascii")
             body.append(
