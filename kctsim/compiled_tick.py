@@ -324,11 +324,9 @@ def _advance_kernel(state, now):
             0, rival_tick,
         )  # fmt: skip
     # 6. Exit unless rescued; entry.
-    cd = c.demography
     pos, n_exit, n_new = demography._exit_and_enter_kernel(
         rng, census.orgs, orgs.capital, orgs.capital0, orgs.soft_budget, orgs.type, orgs.uid,
-        now.government, cd.soft_budget_floor, cd.rescue_floor, cd.risk_tolerance, cd.entry_rate,
-        books.ints, books.amounts, pos, tick, exits,
+        now.government, c.demography, plan.held, books.ints, books.amounts, pos, tick, exits,
     )  # fmt: skip
     if n_exit or n_new:  # Mesa agents leave or arrive, in Python; then the metrics
         return TickResult(

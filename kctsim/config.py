@@ -67,6 +67,14 @@ def check_number(
     return int(value) if integer else float(value)
 
 
+def check_flag(value: Any, where: str) -> bool:
+    """``value`` if it is ``True`` or ``False``, or a ConfigError naming ``where`` (a 0 or
+    a "false" is refused: a switch written as a number or a string is likely a slip)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {clip(value)}")
+    return value
+
+
 def check_choice(value: Any, where: str, allowed: Sequence[str]) -> str:
     """``value`` if it is one of ``allowed``, or a ConfigError naming them."""
     if not isinstance(value, str) or value not in allowed:
@@ -341,6 +349,9 @@ PARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {
     "hazard_samples": (1, 10_000, True),
 }
 
+BOOLEAN_PARAMETERS: tuple[str, ...] = ("budget_neutral",)
+"""Global parameters that are switches (true or false) rather than numbers."""
+
 POPULATION_RANGES: dict[str, tuple[int, int]] = {
     "n_leader_firms": (0, 1_000_000),
     "n_smes": (0, 1_000_000),
@@ -383,8 +394,12 @@ class Parameters:
             elif key in PARAMETER_RANGES:
                 lo, hi, integer = PARAMETER_RANGES[key]
                 values[key] = check_number(value, f"{where}.{key}", lo, hi, integer)
+            elif key in BOOLEAN_PARAMETERS:
+                values[key] = check_flag(value, f"{where}.{key}")
             else:
-                raise _unknown(key, [*POPULATION_RANGES, *PARAMETER_RANGES], where)
+                raise _unknown(
+                    key, [*POPULATION_RANGES, *PARAMETER_RANGES, *BOOLEAN_PARAMETERS], where
+                )
         if (
             sum(population[k] for k in POPULATION_RANGES if k not in ("n_users", "n_scientists"))
             == 0

@@ -24,6 +24,7 @@ from kctsim.collector import MetricsCollector
 from kctsim.compiled_tick import FOUNDING, MEASURED, TickConstants, tick_constants
 from kctsim.config import (
     AGENT_TYPES,
+    BOOLEAN_PARAMETERS,
     GOVERNMENT,
     LEVER_NAMES,
     PARAMETER_RANGES,
@@ -137,7 +138,7 @@ class KCTModel(Model):
         )
         levers = regime if isinstance(regime, Levers) else _shipped_regime(regime)
         self.regime_name = regime if isinstance(regime, str) else "custom"
-        known = (*LEVER_NAMES, *PARAMETER_RANGES, *POPULATION_RANGES)
+        known = (*LEVER_NAMES, *PARAMETER_RANGES, *BOOLEAN_PARAMETERS, *POPULATION_RANGES)
         for key in overrides:
             if key not in known:
                 raise ConfigError(

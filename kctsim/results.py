@@ -205,6 +205,17 @@ def summary_frame(
     row |= {name: float(column(name)[-1]) for name in metrics if name.startswith(STAGE_PREFIXES)}
     flows = ledger.groupby("kind", observed=False)["amount"].sum()  # every kind, 0 if absent
     row |= {f"flow_{kind}": float(amount) for kind, amount in flows.items()}
+    # Public money: everything the government paid out or spent on its own research.
+    public = float(
+        ledger["amount"].to_numpy()[(ledger["from_type"] == "government").to_numpy()].sum()
+    )
+    row["public_spend"] = public
+    # Per *expected* breakthrough (the sum of the hazard): defined in runs without one,
+    # and since E[broke_through] = E[expected_breakthroughs] (docs/ODD.md, 7.6) the
+    # replicates' sum of spend over their sum of expected breakthroughs estimates the
+    # public money per breakthrough; per realised one it would be NaN or the spend.
+    expected = row["expected_breakthroughs"]
+    row["public_spend_per_breakthrough"] = public / expected if expected > 0 else math.nan
     # Numbers as one-value arrays (a list would make pandas infer each column's type);
     # the seed nullable, so every summary has the same dtype whether or not it is known.
     columns = {

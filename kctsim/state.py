@@ -139,6 +139,7 @@ class Allocation(NamedTuple):
     need: np.ndarray  # each stage's share of the need
     split: np.ndarray  # the budget's share per stage
     fixed: np.ndarray  # the levers' fixed stage weights, normalised
+    held: np.ndarray  # (1,): what the last rescues and top-ups asked for, held back next tick
 
 
 class Users(NamedTuple):

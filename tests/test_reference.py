@@ -1,8 +1,10 @@
 """The model reproduces the pinned reference runs (tests/data/make_reference.py).
 
-The reference was made from the numpy formulation of every mechanism; the
-compiled kernels must compute the same rules from the same random draws, so
-every per-tick metric and the ledger's per-tick totals agree to rounding.
+The reference is a regression snapshot of the current rules, not an oracle: every
+per-tick metric and the ledger's per-tick totals agree with it to rounding unless
+the rules were changed on purpose. The snapshot with ``budget_neutral = false``
+holds the rules as they were before the one public purse (the unlimited treasury),
+so switching neutrality off must give exactly the old runs.
 """
 
 from __future__ import annotations
@@ -15,12 +17,22 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_reference import PATH, REGIMES, TECHNOLOGIES, reference_frame  # noqa: E402
+from make_reference import (  # noqa: E402
+    PATH,
+    REGIMES,
+    TECHNOLOGIES,
+    UNLIMITED,
+    UNLIMITED_PATH,
+    reference_frame,
+)
+
+SNAPSHOTS = {"purse": (PATH, {}), "unlimited": (UNLIMITED_PATH, UNLIMITED)}
 
 
-@pytest.fixture(scope="module")
-def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return pd.read_parquet(PATH), reference_frame()
+@pytest.fixture(scope="module", params=list(SNAPSHOTS))
+def frames(request) -> tuple[pd.DataFrame, pd.DataFrame]:
+    path, overrides = SNAPSHOTS[request.param]
+    return pd.read_parquet(path), reference_frame(**overrides)
 
 
 def test_reference_covers_every_type_and_preset(frames):
@@ -38,3 +50,9 @@ def test_model_reproduces_reference_runs(frames):
     same = np.isclose(merged.value_pinned, merged.value_now, rtol=1e-9, atol=1e-12, equal_nan=True)
     first = merged[~same].sort_values("tick").head(5)
     assert same.all(), f"differs from the reference, first at:\n{first.to_string()}"
+
+
+def test_the_two_snapshots_differ():
+    # Otherwise the unlimited snapshot would not show that the switch does anything.
+    purse, unlimited = pd.read_parquet(PATH), pd.read_parquet(UNLIMITED_PATH)
+    assert not np.allclose(purse.value, unlimited.value, equal_nan=True)

@@ -58,6 +58,8 @@ SUMMARY_COLUMNS = [
     "centralisation",
     "total_exits",
     "total_entries",
+    "public_spend",
+    "public_spend_per_breakthrough",
     "gov_money_total",
     "private_rnd_total",
 ]
@@ -128,6 +130,10 @@ def test_summary_values_agree_with_the_metrics_and_ledger(run):
     assert flows <= set(run.summary.columns)
     assert sum(s[c] for c in flows) == pytest.approx(ledger["amount"].sum())
     assert s["flow_budget"] == pytest.approx(ledger.loc[ledger["kind"] == "budget", "amount"].sum())
+    # Public money is what left the government's account, per expected breakthrough.
+    public = ledger.loc[ledger["from_type"] == "government", "amount"].sum()
+    assert public > 0 and s["public_spend"] == pytest.approx(public)
+    assert s["public_spend_per_breakthrough"] == pytest.approx(public / s["expected_breakthroughs"])
 
 
 def test_summary_reductions_equal_pandas_bit_for_bit():

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from kctsim.config import (
+    BOOLEAN_PARAMETERS,
     LEVER_NAMES,
     PARAMETER_RANGES,
     POPULATION_RANGES,
@@ -46,6 +47,7 @@ from kctsim.config import (
     Levers,
     Parameters,
     TechnologyType,
+    check_flag,
     default_parameters,
     load_regime,
     load_technology,
@@ -649,7 +651,7 @@ class _Reader:
             for key, value in table.items()
         }
 
-    def parameters(self, data: Mapping[str, Any]) -> dict[str, float]:
+    def parameters(self, data: Mapping[str, Any]) -> dict[str, float | bool]:
         table = self.table(data, "parameters")
         if "calibration" in table:
             if "cost_scale" in table:
@@ -658,7 +660,11 @@ class _Reader:
                     "set either cost_scale or calibration (a calibration sets the cost scale)",
                 )
             table["cost_scale"] = self.calibration_file(table.pop("calibration"))
-        allowed = tuple(k for k in PARAMETER_RANGES if k != "horizon") + ("calibration",)
+        allowed = (
+            *(k for k in PARAMETER_RANGES if k != "horizon"),
+            *BOOLEAN_PARAMETERS,
+            "calibration",
+        )
         for key, value in table.items():
             if key == "horizon":
                 raise self.error("parameters.horizon", "set horizon at the top level")
@@ -670,6 +676,9 @@ class _Reader:
                 self.check_keys({key: value}, allowed, "parameters")
         out = {}
         for key, value in table.items():
+            if key in BOOLEAN_PARAMETERS:
+                out[key] = check_flag(value, self.at(f"parameters.{key}"))
+                continue
             lo, hi, integer = PARAMETER_RANGES[key]
             out[key] = dsg.number(value, self.at(f"parameters.{key}"), lo, hi, integer)
         return out

@@ -6,6 +6,11 @@ organisation whose capital falls below zero is rescued (topped up to
 ``rescue_floor`` of its start) with probability risk_tolerance, and exits
 otherwise: its links dissolve, its scientists and users go elsewhere. Start-ups
 enter as SMEs at Poisson(entry_rate) per tick (docs/ODD.md, section 7.10).
+
+The government pays from its balance. With ``budget_neutral`` (one public purse)
+that is all: a top-up or rescue the balance cannot cover is not made, and an
+insolvent organisation left without it exits. Without it the treasury covers any
+shortfall, beyond the budget.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Constants(NamedTuple):
     rescue_floor: float  # a rescued organisation is put back to this share of capital0
     risk_tolerance: float  # chance a failing organisation is rescued
     entry_rate: float  # mean entrants per tick
+    neutral: bool  # one public purse: no treasury money beyond the budget (budget_neutral)
 
 
 def constants(levers, params) -> Constants:
@@ -48,17 +54,46 @@ def constants(levers, params) -> Constants:
         float(params.rescue_floor),
         float(levers.risk_tolerance),
         float(levers.entry_rate),
+        bool(params.budget_neutral),
     )
 
 
 @njit(**JIT)
-def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows, paid, k):
-    """Government pays ``paid[:k]`` to ``rows[:k]`` from its balance; the treasury
-    covers any shortfall. Returns the new ledger length."""
+def _affordable_kernel(balance, paid, k, made):
+    """Which of the ``k`` requests ``paid[:k]`` one balance covers, in row order, each in
+    full or not at all (``made``); returns how many were made. A request that does not
+    fit is skipped, and later smaller ones may still be met."""
+    n_made = 0
+    for j in range(k):
+        made[j] = paid[j] <= balance
+        if made[j]:
+            balance -= paid[j]
+            n_made += 1
+    return n_made
+
+
+@njit(**JIT)
+def _keep_made(rows, paid, made, k):
+    """``rows[:k]`` and ``paid[:k]`` compacted in place to the requests made; their number."""
+    n = 0
+    for j in range(k):
+        if made[j]:
+            rows[n] = rows[j]
+            paid[n] = paid[j]
+            n += 1
+    return n
+
+
+@njit(**JIT)
+def _pay_kernel(
+    ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows, paid, k, backstop
+):
+    """Government pays ``paid[:k]`` to ``rows[:k]`` from its balance; with ``backstop``
+    the treasury covers any shortfall. Returns the new ledger length."""
     amount = paid[:k]
     whole = total(amount)  # numpy's amounts.sum()
     shortfall = whole - capital[gov]
-    if shortfall > 0.0:
+    if backstop and shortfall > 0.0:
         pos = put(
             ints,
             amounts,
@@ -86,17 +121,23 @@ def _pay_kernel(ints, amounts, pos, tick, kind, gov, capital, types_, uids, rows
 
 @njit(**JIT)
 def _exit_and_enter_kernel(
-    rng, rows, capital, capital0, soft_budget, types_, uids, gov, soft_floor, rescue_floor,
-    risk_tolerance, entry_rate, ints, amounts, pos, tick, exits,
+    rng, rows, capital, capital0, soft_budget, types_, uids, gov, c, held, ints, amounts, pos,
+    tick, exits,
 ):  # fmt: skip
     """Soft budgets, then rescue or exit, then (when nobody exits) the entry draw.
 
+    ``c`` is step 6's :class:`Constants`; ``held[0]`` becomes what the top-ups and
+    rescues asked for, made or not (what funding holds back next tick under one purse).
     Returns (ledger length, exits written to ``exits``, entrants); entrants is -1
     when someone exits: the exit draws come first, so the entry draw waits for the
     draws of the exits themselves (:func:`exit_and_enter`)."""
+    soft_floor, rescue_floor, risk_tolerance = c.soft_budget_floor, c.rescue_floor, c.risk_tolerance
     low_rows = np.empty(len(rows), dtype=np.int64)
     failing = np.empty(len(rows), dtype=np.int64)
     paid = np.empty(len(rows))
+    made = np.empty(len(rows), dtype=np.bool_)
+    asked = 0.0
+    n_exit = 0
     # Which rows are low and which fail is judged on the capital before any payment.
     n_low = 0
     n_fail = 0
@@ -112,15 +153,35 @@ def _exit_and_enter_kernel(
         for j in range(n_low):
             r = low_rows[j]
             paid[j] = soft_floor * capital0[r] - capital[r]
+            asked += paid[j]
+        if c.neutral:
+            _affordable_kernel(capital[gov], paid, n_low, made)
+            for j in range(n_low):  # left without its top-up, an insolvent one exits
+                if not made[j] and capital[low_rows[j]] < -INSOLVENCY_TOLERANCE:
+                    exits[n_exit] = low_rows[j]
+                    n_exit += 1
+            n_low = _keep_made(low_rows, paid, made, n_low)
         pos = _pay_kernel(
             ints, amounts, pos, tick, _SOFT_BUDGET, gov, capital, types_, uids, low_rows, paid,
-            n_low,
+            n_low, not c.neutral,
         )  # fmt: skip
-    n_exit = 0
     if n_fail:
         saved = np.empty(n_fail, dtype=np.bool_)
         for j in range(n_fail):
             saved[j] = random(rng) < risk_tolerance
+        if c.neutral:  # a rescue the balance cannot cover is not made
+            n_saved = 0
+            for j in range(n_fail):
+                if saved[j]:
+                    paid[n_saved] = rescue_floor * capital0[failing[j]] - capital[failing[j]]
+                    asked += paid[n_saved]
+                    n_saved += 1
+            _affordable_kernel(capital[gov], paid, n_saved, made)
+            n_saved = 0
+            for j in range(n_fail):
+                if saved[j]:
+                    saved[j] = made[n_saved]
+                    n_saved += 1
         n_saved = 0
         for j in range(n_fail):
             r = failing[j]
@@ -134,11 +195,12 @@ def _exit_and_enter_kernel(
         if n_saved:
             pos = _pay_kernel(
                 ints, amounts, pos, tick, _BAILOUT, gov, capital, types_, uids, low_rows, paid,
-                n_saved,
+                n_saved, not c.neutral,
             )  # fmt: skip
+    held[0] = asked
     if n_exit:
         return pos, n_exit, -1
-    return pos, 0, poisson(rng, entry_rate)
+    return pos, 0, poisson(rng, c.entry_rate)
 
 
 def exit_buffer(model) -> np.ndarray:
@@ -152,14 +214,14 @@ def exit_buffer(model) -> np.ndarray:
 def decide(model) -> None:
     """Step 6's compiled part: soft budgets, rescue or exit, and how many enter; the
     Mesa agents leave and arrive in :func:`exit_and_enter`."""
-    o, lev, p, ledger = model.orgs, model.levers, model.params, model.ledger
+    o, ledger = model.orgs, model.ledger
     rows = model.census().orgs
     exits = exit_buffer(model)
     ledger.reserve(len(rows) + 2)  # a payment per row and at most two treasury top-ups
     ledger.n, n_exit, n_new = _exit_and_enter_kernel(
         model.streams.main, rows, o.capital, o.capital0, o.soft_budget, o.type, o.uid,
-        model.government_row, p.soft_budget_floor, p.rescue_floor, lev.risk_tolerance,
-        lev.entry_rate, ledger.ints, ledger.amounts, ledger.n, model.tick, exits,
+        model.government_row, model.constants.demography, model.allocation.held, ledger.ints,
+        ledger.amounts, ledger.n, model.tick, exits,
     )  # fmt: skip
     model.exits_due, model.entrants_due = exits[:n_exit], n_new
 

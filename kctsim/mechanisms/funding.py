@@ -6,7 +6,11 @@ subject); the rest broad-based. How: unconditional grants, or matching of the
 recipient's own R&D of the last tick. With what error: recipients are ranked
 by a noisy view of their designs (``selection_noise``). Over stages and time:
 the budget follows a front-loaded or sustained profile, split over the chain's
-stages by fixed weights or by the stages' need (docs/ODD.md, section 7.2).
+stages by fixed weights or by the stages' need. One public purse: with
+``budget_neutral`` the government first holds back what the last rescues and
+top-ups asked for (step 6 pays them from its balance only) and allocates the
+rest; what it does not pay out stays in its balance for the next tick
+(docs/ODD.md, section 7.2).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class Constants(NamedTuple):
     targeted_share: float
     core_subject: int  # account type code of the core subject, -1 for none
     matching_ratio: float
+    neutral: bool  # one public purse: hold back for rescues and top-ups (budget_neutral)
 
 
 def constants(levers: Levers, params: Parameters) -> Constants:
@@ -58,6 +63,7 @@ def constants(levers: Levers, params: Parameters) -> Constants:
         targeted_share=float(levers.targeted_share),
         core_subject=TYPE_CODE.get(levers.core_subject, -1),
         matching_ratio=float(levers.matching_ratio),
+        neutral=bool(params.budget_neutral),
     )
 
 
@@ -77,6 +83,7 @@ def allocation(levers: Levers, horizon: int, n_stages: int, start: np.ndarray) -
         need=even.copy(),
         split=even.copy(),
         fixed=weights / weights.sum(),
+        held=np.zeros(1),
     )
 
 
@@ -179,6 +186,10 @@ def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
     pos = put(ints, amounts, pos, tick, BUDGET, TREASURY, NO_ID, GOVERNMENT, uid_gov, -1, budget)
     capital[gov] += budget
     available = capital[gov]
+    if c.neutral:
+        # The rescues and top-ups of step 6 are paid from what stays in the balance;
+        # the government expects as many as it was asked for last tick.
+        available -= min(available, plan.held[0])
     _stage_split_kernel(progress, basis, need, split, fixed, bf, first_split)
 
     # The government's noisy view of each organisation's design this tick.
@@ -210,7 +221,7 @@ def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
             n_member += 1
 
     # Block grants: a share of this tick's budget, equally to the universities.
-    block = c.block_grant_share * budget if n_uni > 0 else 0.0
+    block = min(c.block_grant_share * budget, available) if n_uni > 0 else 0.0
     rest = available - block
     targeted = c.targeted_share * rest
     own_research = 0.0

@@ -1,10 +1,17 @@
-"""Write ``reference_runs.parquet``: per-tick metrics and a ledger digest of fixed runs.
+"""Write the reference runs: per-tick metrics and a ledger digest of fixed runs.
 
-The file pins the model's behaviour: ``tests/test_reference.py`` checks that the
-current code reproduces it. It was made from the numpy formulation of the
-mechanisms (commit da8618d) before they were compiled with numba, so it shows
-that the kernels compute exactly the same rules with the same random draws.
-Regenerate it only for an intended change of the model (and say why in
+A regression snapshot of the current rules, not an oracle: it says nothing about
+whether the rules are right, only that a change of code that was not meant to
+change the model did not. ``tests/test_reference.py`` checks that the current
+code reproduces it. The first snapshot was made from the numpy formulation of the
+mechanisms (commit da8618d) before they were compiled with numba, which showed the
+kernels compute the same rules with the same random draws; the kernels have been
+held to it since, and it is made again whenever the rules change on purpose.
+
+Two files: ``reference_runs.parquet`` at the defaults (one public purse), and
+``reference_runs_unlimited.parquet`` with ``budget_neutral = false``, the treasury
+covering rescues and top-ups without limit as before the purse (docs/ODD.md, 7.10).
+Regenerate them only for an intended change of the model (and say why in
 docs/ODD.md):
 
     .venv/bin/python tests/data/make_reference.py
@@ -13,6 +20,7 @@ docs/ODD.md):
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,15 +31,17 @@ REGIMES = ("spiral", "jungle", "main_layout", "dislocated", "path_dependent", "m
 TICKS = 60
 SEED = 11
 PATH = Path(__file__).with_name("reference_runs.parquet")
+UNLIMITED_PATH = Path(__file__).with_name("reference_runs_unlimited.parquet")
+UNLIMITED = {"budget_neutral": False}
 
 
-def reference_frame() -> pd.DataFrame:
+def reference_frame(**overrides: Any) -> pd.DataFrame:
     """Metrics of every type x preset run, one row per tick, with the ledger's
     total amount and number of transfers per tick alongside."""
     frames = []
     for tech in TECHNOLOGIES:
         for regime in REGIMES:
-            r = run_model(tech, regime, horizon=TICKS, seed=SEED)
+            r = run_model(tech, regime, horizon=TICKS, seed=SEED, **overrides)
             ledger = r.ledger.groupby("tick")["amount"].agg(["sum", "size"])
             m = r.metrics.set_index("tick")
             m["ledger_amount"] = ledger["sum"].reindex(m.index, fill_value=0.0)
@@ -44,6 +54,7 @@ def reference_frame() -> pd.DataFrame:
 
 
 if __name__ == "__main__":
-    frame = reference_frame()
-    frame.to_parquet(PATH, index=False)
-    print(f"{PATH}: {len(frame)} values, {PATH.stat().st_size / 1024:.0f} KiB")
+    for path, overrides in ((PATH, {}), (UNLIMITED_PATH, UNLIMITED)):
+        frame = reference_frame(**overrides)
+        frame.to_parquet(path, index=False)
+        print(f"{path}: {len(frame)} values, {path.stat().st_size / 1024:.0f} KiB")
