@@ -1,11 +1,13 @@
 """Write ``reference_runs.parquet``: per-tick metrics and a ledger digest of fixed runs.
 
-The file pins the model's behaviour: ``tests/test_reference.py`` checks that the
-current code reproduces it. It was made from the numpy formulation of the
-mechanisms (commit da8618d) before they were compiled with numba, so it shows
-that the kernels compute exactly the same rules with the same random draws.
-Regenerate it only for an intended change of the model (and say why in
-docs/ODD.md):
+The file is a regression snapshot of the current rules, not an oracle:
+``tests/test_reference.py`` checks that the code still reproduces it, so an
+unintended change of any metric or transfer shows. It was first made from the
+numpy formulation of the mechanisms (commit da8618d) before they were compiled
+with numba, which showed that the kernels compute the same rules with the same
+random draws; it was made again from the compiled model when breakthroughs had
+to be earned by R&D (docs/ODD.md, section 2.1). Regenerate it only for an
+intended change of the model (and say why in docs/ODD.md):
 
     .venv/bin/python tests/data/make_reference.py
 """
