@@ -134,3 +134,41 @@ def test_the_hazard_stays_honest_where_lifted_designs_are_common():
     assert lifted_ticks >= 100, "too few lifted designs for the check to have power"
     sd = np.sqrt((h * (1 - h)).sum())
     assert abs(events - h.sum()) <= 2.576 * sd, f"{events} vs sum of hazard {h.sum():.1f}"
+
+
+def test_with_sure_success_the_hazard_says_exactly_whether_a_tick_breaks_through():
+    # Every attempt succeeds and local search tries all N flips (no imitation, jumps or
+    # absorption), so h is 0 or 1 and must match the tick. Every stage is redrawn every
+    # tick, so designs lifted over the gate are common; one at a local optimum has
+    # neighbours past the gate but none fitter, and cannot earn the stage: a hazard that
+    # counted any move past the gate for it says 1 where nothing happens.
+    technology = TURBULENT.replace(
+        stages=[{"name": "technology", **SMALL_STAGE, "target_quantile": 0.95, "frontier": False}]
+    )
+    sure = {
+        "cost_scale": 1e-6,
+        "passive_absorption": 0.0,
+        "imitation_bias": 0.0,
+        "risk_tolerance": 0.0,
+        "direction_setting": 0.0,
+        "search_candidates": 8,
+        "max_candidates": 8,
+        "entry_rate": 0.0,
+        "n_leader_firms": 1,
+        "n_smes": 1,
+        "n_state_orgs": 0,
+        "n_universities": 0,
+    }
+    ticks = {(0, 0): 0, (1, 1): 0}
+    for seed in range(150):
+        model = KCTModel(technology, "jungle", horizon=30, rng=seed, **sure)
+        while model.running:
+            model.step()
+            m = model.latest
+            if not m["at_risk"]:
+                break
+            h, event = m["hazard"], m["breakthrough"]
+            assert h in (0.0, 1.0), f"seed {seed}, tick {model.tick}: h = {h}"
+            assert h == event, f"seed {seed}, tick {model.tick}: h = {h}, breakthrough {event}"
+            ticks[int(h), event] += 1
+    assert min(ticks.values()) >= 50, ticks
