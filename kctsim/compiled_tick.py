@@ -36,7 +36,7 @@ from kctsim.mechanisms import (
 )
 from kctsim.state import TICK_STATE_FIELDS, Books, Links, TickState
 from kctsim.streams import random
-from kctsim.technology import _refresh_kernel, all_stages_passed
+from kctsim.technology import _refresh_kernel, stages_earned
 
 # How far a call of the kernel went: the last step it did.
 STRUCK = -1  # turbulence struck a stage: its landscape changes in Python, then again
@@ -98,7 +98,8 @@ class TickResult(NamedTuple):
     n_imitation: int
     n_innovation: int
     n_discoveries: int
-    passed: bool  # every stage is past its gate
+    passed: bool  # every stage is past its gate with an earned design
+    earned_stages: int  # stages past their gate with an earned design
     leaks: int
     n_edges: int
     n_exit: int  # rows in the exit buffer
@@ -119,12 +120,16 @@ def advance(model) -> int:
         if result.done != STRUCK:
             break
         model.tech.strike(result.struck)
+        # A redraw earns nothing: what the stage's designs are worth now was not reached
+        # by R&D on this landscape (ODD 7.1).
+        model.orgs.earned[:, result.struck] = False
         model.refresh_fitness()
         first_stage = result.struck + 1
     model.ledger.n = result.pos
     model.tick_adoptions = result.adoptions
     model.tick_private_rnd = result.private_rnd
     model.hazard = result.hazard
+    model.earned_stages = result.earned_stages
     model.tick_spill, model.tick_innovation = result.tick_spill, result.tick_innovation
     model.n_edges = result.n_edges
     model.entrants_due = result.n_new
@@ -268,8 +273,8 @@ def _advance_kernel(state, now):
     for s in range(now.first_stage, S):
         if random(streams.technology) < c.technology.turbulence:
             return TickResult(
-                STRUCK, s, pos, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, False, 0, n_edges, 0, 0,
-                rival_tick,
+                STRUCK, s, pos, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0, False, 0, 0, n_edges, 0,
+                0, rival_tick,
             )  # fmt: skip
     if rival_tick < 0 and random(rng) < c.technology.rival_hazard:
         rival_tick = tick
@@ -302,7 +307,8 @@ def _advance_kernel(state, now):
         terrain.table, orgs.design, orgs.alive, n, terrain.gates, fitness.raw, fitness.effective,
         fitness.progress,
     )  # fmt: skip
-    passed = all_stages_passed(fitness.raw, orgs.alive, terrain.gates)
+    earned = stages_earned(fitness.raw, orgs.alive, orgs.earned, terrain.gates)
+    passed = earned == S
     # 4. Knowledge spills to partners and the public.
     leaks = spillover._spread_kernel(rng, c.spillover, n, n_edges, orgs, terrain, links, knowledge)
     # 5. Trust and links change; scientists move (start-ups follow in Python).
@@ -320,8 +326,8 @@ def _advance_kernel(state, now):
     if founding:  # start-ups are Mesa agents: step 6 follows them, in Python
         return TickResult(
             FOUNDING, -1, pos, gov_money, adoptions, private_rnd, hazard, tick_spill,
-            tick_innovation, n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 0,
-            0, rival_tick,
+            tick_innovation, n_imitation, n_innovation, n_discoveries, passed, earned, leaks,
+            n_edges, 0, 0, rival_tick,
         )  # fmt: skip
     # 6. Exit unless rescued; entry.
     pos, n_exit, n_new = demography._exit_and_enter_kernel(
@@ -331,8 +337,8 @@ def _advance_kernel(state, now):
     if n_exit or n_new:  # Mesa agents leave or arrive, in Python; then the metrics
         return TickResult(
             MOVING, -1, pos, gov_money, adoptions, private_rnd, hazard, tick_spill,
-            tick_innovation, n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges,
-            n_exit, n_new, rival_tick,
+            tick_innovation, n_imitation, n_innovation, n_discoveries, passed, earned, leaks,
+            n_edges, n_exit, n_new, rival_tick,
         )  # fmt: skip
     # 7. Metrics: nobody was founded, exited or entered, so the census and the fitness
     # arrays are current.
@@ -342,7 +348,7 @@ def _advance_kernel(state, now):
     tally = metrics.Tally(
         breakthrough_tick, rival_tick, n_edges, hazard, tick_spill, tick_innovation, gov_money,
         private_rnd, now.moves_imitation + n_imitation, now.moves_innovation + n_innovation, 0,
-        0, 0,
+        0, 0, earned,
     )  # fmt: skip
     metrics._measure_kernel(
         now, tally, c.metrics, orgs, census, fitness, terrain, plan, users, links, knowledge,
@@ -350,5 +356,6 @@ def _advance_kernel(state, now):
     )  # fmt: skip
     return TickResult(
         MEASURED, -1, pos, gov_money, adoptions, private_rnd, hazard, tick_spill, tick_innovation,
-        n_imitation, n_innovation, n_discoveries, passed, leaks, n_edges, 0, 0, rival_tick,
+        n_imitation, n_innovation, n_discoveries, passed, earned, leaks, n_edges, 0, 0,
+        rival_tick,
     )  # fmt: skip

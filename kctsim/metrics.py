@@ -29,7 +29,9 @@ class Metric(NamedTuple):
 
     name: str
     dtype: type  # float or int: which of the kernel's two rows holds it
-    summary: str = ""  # "last" value, "mean" after tick 0, "total" over the run, or ""
+    # "last" value, "mean" after tick 0, "total" over the run, value at the "breakthrough"
+    # tick (NaN without one), or "" (not summarised)
+    summary: str = ""
     summary_name: str = ""  # the summary column, when it is not the metric's own name
 
 
@@ -40,6 +42,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("p_breakthrough", float),
     Metric("breakthrough", int),
     Metric("breakthrough_tick", float),  # NaN until it happens
+    # Share of stages passed with a design reached by R&D since the stage's last redraw,
+    # at the breakthrough check after R&D; 1 at every breakthrough (ODD 2.1).
+    Metric("passed_by_rnd", float, "breakthrough", "breakthrough_by_rnd"),
     Metric("rival_reached", int),
     Metric("lead", float, "last"),
     Metric("best_fitness", float, "last"),
@@ -115,8 +120,8 @@ def model_reporters(n_stages: int) -> dict[str, partial]:
 # Where the measure kernel writes each metric it names (numba freezes these globals).
 _F = {name: k for k, name in enumerate(FLOAT_METRICS)}
 _I = {name: k for k, name in enumerate(INT_METRICS)}
-HAZARD, P_BREAKTHROUGH, BREAKTHROUGH_TICK, LEAD = (
-    _F[n] for n in ("hazard", "p_breakthrough", "breakthrough_tick", "lead")
+HAZARD, P_BREAKTHROUGH, BREAKTHROUGH_TICK, PASSED_BY_RND, LEAD = (
+    _F[n] for n in ("hazard", "p_breakthrough", "breakthrough_tick", "passed_by_rnd", "lead")
 )
 BEST_FITNESS, MEAN_FITNESS, GAP_TO_TARGET = (
     _F[n] for n in ("best_fitness", "mean_fitness", "gap_to_target")
@@ -209,6 +214,7 @@ class Tally(NamedTuple):
     exits: int
     entries: int
     startups: int
+    earned_stages: int  # stages passed with an earned design, after R&D
 
 
 class Constants(NamedTuple):
@@ -262,6 +268,7 @@ def _measure_kernel(
     fout[HAZARD] = hazard
     fout[P_BREAKTHROUGH] = 1.0 if broke else 1.0 - totals[SURVIVAL]
     fout[BREAKTHROUGH_TICK] = breakthrough_tick if broke else np.nan
+    fout[PASSED_BY_RND] = tally.earned_stages / len(terrain.gates)
     if not has_rival:
         fout[LEAD] = np.nan  # no foreign rival: nobody to lead or follow
     elif broke and (rival_tick < 0 or breakthrough_tick < rival_tick):

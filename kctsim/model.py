@@ -218,6 +218,7 @@ class KCTModel(Model):
             n_stages, len(metrics.FLOAT_METRICS), len(metrics.INT_METRICS)
         )
         self.hazard = 0.0
+        self.earned_stages = 0  # stages passed with an earned design (none at the start)
         self.changed = np.zeros(self.orgs.n, dtype=bool)
         self.discoveries: list[int] = []
         self.reset_counters()
@@ -424,8 +425,10 @@ class KCTModel(Model):
         self.catch_up()
 
     def all_stages_passed(self) -> bool:
-        """Breakthrough: on every stage some alive organisation holds a design past the gate."""
-        return all_stages_passed(self.fitness.raw, self.orgs.alive, self.tech.gates)
+        """Breakthrough: on every stage some alive organisation holds a design past the gate
+        that it reached by R&D since the stage's landscape last changed."""
+        o = self.orgs
+        return all_stages_passed(self.fitness.raw, o.alive, o.earned, self.tech.gates)
 
     def reset_counters(self) -> None:
         """The tick's counters back to zero (after each measurement)."""
@@ -478,7 +481,7 @@ class KCTModel(Model):
             self.breakthrough_tick, self.rival_tick, self.n_edges, self.hazard, self.tick_spill,
             self.tick_innovation, self.tick_gov_money, self.tick_private_rnd,
             self.tick_moves_imitation, self.tick_moves_innovation, self.tick_exits,
-            self.tick_entries, self.tick_startups,
+            self.tick_entries, self.tick_startups, self.earned_stages,
         )  # fmt: skip
 
     def terrain(self) -> Terrain:

@@ -55,6 +55,7 @@ RESULT_FILES: tuple[str, ...] = (
 SUMMARY_LAST = tuple(summary_rule("last"))
 SUMMARY_MEAN_AFTER_START = tuple(summary_rule("mean"))  # tick 0 is before any money
 SUMMARY_TOTALS = summary_rule("total")
+SUMMARY_AT_BREAKTHROUGH = summary_rule("breakthrough")  # NaN without a breakthrough
 STAGE_PREFIXES = ("stage_progress_",)
 """Per-stage metrics whose last value enters the summary (one column per stage)."""
 
@@ -202,6 +203,11 @@ def summary_frame(
     row |= {name: float(column(name)[-1]) for name in SUMMARY_LAST}
     row |= {name: _mean(column(name)[later]) for name in SUMMARY_MEAN_AFTER_START}
     row |= {new: _sum(column(name)) for name, new in SUMMARY_TOTALS.items()}
+    first = int(np.argmax(column("breakthrough") == 1))
+    row |= {
+        new: float(column(name)[first]) if broke else math.nan
+        for name, new in SUMMARY_AT_BREAKTHROUGH.items()
+    }
     row |= {name: float(column(name)[-1]) for name in metrics if name.startswith(STAGE_PREFIXES)}
     flows = ledger.groupby("kind", observed=False)["amount"].sum()  # every kind, 0 if absent
     row |= {f"flow_{kind}": float(amount) for kind, amount in flows.items()}

@@ -27,6 +27,9 @@ ORGANISATION_COLUMNS: dict[str, tuple[type, bool]] = {
     "type": (np.int8, False),
     "uid": (np.int64, False),
     "design": (np.int64, True),  # the design held on each stage
+    # The design on each stage was reached by a kept R&D move of this row since that
+    # stage's landscape last changed: only such designs count toward a breakthrough.
+    "earned": (np.bool_, True),
     "capital": (np.float64, False),
     "capital0": (np.float64, False),  # at founding
     "capital_prev": (np.float64, False),  # a tick ago: the payoff is the change
@@ -66,6 +69,7 @@ class Organisations(NamedTuple):
     type: np.ndarray
     uid: np.ndarray
     design: np.ndarray
+    earned: np.ndarray
     capital: np.ndarray
     capital0: np.ndarray
     capital_prev: np.ndarray

@@ -129,17 +129,25 @@ def draw_designs(stream, pool, offsets, n, design, start):
 
 
 @njit(**JIT)
-def all_stages_passed(raw: np.ndarray, alive: np.ndarray, gates: np.ndarray) -> bool:
-    """Breakthrough: on every stage some alive row's raw fitness is past the gate."""
+def stages_earned(raw: np.ndarray, alive: np.ndarray, earned: np.ndarray, gates: np.ndarray) -> int:
+    """How many stages some alive row has passed with an earned design: raw fitness past
+    the gate, reached by its own R&D since the stage's landscape last changed (a design
+    that a redraw lifted over the gate does not count; docs/ODD.md, section 2.1)."""
+    count = 0
     for s in range(len(gates)):
-        passed = False
         for i in range(raw.shape[0]):
-            if alive[i] and raw[i, s] >= gates[s]:
-                passed = True
+            if alive[i] and earned[i, s] and raw[i, s] >= gates[s]:
+                count += 1
                 break
-        if not passed:
-            return False
-    return True
+    return count
+
+
+@njit(**JIT)
+def all_stages_passed(
+    raw: np.ndarray, alive: np.ndarray, earned: np.ndarray, gates: np.ndarray
+) -> bool:
+    """Breakthrough: every stage is passed with an earned design (:func:`stages_earned`)."""
+    return stages_earned(raw, alive, earned, gates) == len(gates)
 
 
 @njit(**JIT)

@@ -2,9 +2,8 @@
 
 The reference is a regression snapshot of the current rules, not an oracle: every
 per-tick metric and the ledger's per-tick totals agree with it to rounding unless
-the rules were changed on purpose. The snapshot with ``budget_neutral = false``
-holds the rules as they were before the one public purse (the unlimited treasury),
-so switching neutrality off must give exactly the old runs.
+the rules were changed on purpose. A second snapshot holds the same runs with
+``budget_neutral = false`` (the treasury covering rescues without limit).
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ SUMMARY_COLUMNS = [
     "breakthrough_tick",
     "p_breakthrough",
     "expected_breakthroughs",
+    "breakthrough_by_rnd",
     "lead",
     "best_fitness",
     "mean_fitness",
@@ -115,8 +116,9 @@ def test_summary_values_agree_with_the_metrics_and_ledger(run):
     if broke:
         first = m.loc[m["breakthrough"] == 1, "tick"].min()
         assert s["breakthrough_tick"] == first
+        assert s["breakthrough_by_rnd"] == m.loc[m["tick"] == first, "passed_by_rnd"].item() == 1
     else:
-        assert np.isnan(s["breakthrough_tick"])
+        assert np.isnan(s["breakthrough_tick"]) and np.isnan(s["breakthrough_by_rnd"])
     assert s["p_breakthrough"] == m["p_breakthrough"].iloc[-1]
     assert s["expected_breakthroughs"] == pytest.approx(m.loc[m["at_risk"] == 1, "hazard"].sum())
     later = m[m["tick"] >= 1]
@@ -215,6 +217,7 @@ def test_summary_rules_name_real_metrics():
     # A renamed metric would otherwise turn a summary column into NaN with a warning.
     named = {"breakthrough", "breakthrough_tick", "at_risk", "hazard", "p_breakthrough"}
     named |= {*results.SUMMARY_LAST, *results.SUMMARY_MEAN_AFTER_START, *results.SUMMARY_TOTALS}
+    named |= set(results.SUMMARY_AT_BREAKTHROUGH)
     assert named <= set(metrics_module.RUN_METRICS)
 
 

@@ -2,7 +2,9 @@
 
 Computed from the tick's R&D plan (:mod:`kctsim.mechanisms.rnd`) -- the same
 probabilities the draws then follow -- and the fitness tables (docs/ODD.md,
-section 7.6). For row i on stage s, the chance its move reaches the gate is
+section 7.6). Only designs reached by R&D since the stage's landscape last changed
+count (*earned*), so a stage not yet passed with an earned design needs a move
+this tick. For row i on stage s, the chance it keeps a move past the gate is
 
     q = iota * p_imitation * P_imitate
         + (1 - iota) * p_success * (lambda * P_jump + (1 - lambda) * P_local)
@@ -57,14 +59,32 @@ def _miss_table(n_max: int = 16) -> np.ndarray:
 
 
 @njit(**JIT)
-def _share_reaching(fit, design, source, masks, gate):
-    """Share of the copy masks with which copying ``source`` into ``design`` reaches the gate."""
+def _share_reaching(fit, design, source, masks, gate, own):
+    """Share of the copy masks with which copying ``source`` into ``design`` gives a kept
+    design past the gate (fitter than ``own`` and at least ``gate``)."""
     hits = 0
     differ = design ^ source
     for j in range(len(masks)):
-        if fit[design ^ (differ & masks[j])] >= gate:
+        f = fit[design ^ (differ & masks[j])]
+        if f >= gate and f > own:
             hits += 1
     return hits / len(masks)
+
+
+@njit(**JIT)
+def _count_fitter(fit, design, n_bits, distance, own):
+    """How many designs at Hamming distance ``distance`` from ``design`` are fitter than
+    ``own`` (by enumeration: needed only for the rare row a redraw lifted over the gate,
+    for which the landscape's counts of designs reaching the gate do not answer)."""
+    count = 0
+    for x in range(1 << n_bits):
+        differ, bits = x ^ design, 0
+        while differ:
+            differ &= differ - 1
+            bits += 1
+        if bits == distance and fit[x] > own:
+            count += 1
+    return count
 
 
 @njit(**JIT)
@@ -72,7 +92,9 @@ def _stage_q(
     q, rng, s, n, orgs, raw_fitness, fit, n_bits, gate, cap, reach, comb_nl, miss, masks, draws,
     plan, c, direction, public, public_row,
 ):  # fmt: skip
-    """q for every row with a chance of success on stage s (zeros elsewhere)."""
+    """q for every row with a chance of success on stage s (zeros elsewhere): the chance
+    that the row keeps a move (one fitter than its design, as far as the cap counts)
+    that lands past the gate, which earns it the stage."""
     alive, otype, gov_money, design = orgs.alive, orgs.type, orgs.gov_money, orgs.design
     p_success, p_imitation, candidates = plan.p_success, plan.p_imitation, plan.candidates
     jump, directed, absorption = plan.jump, plan.directed, plan.absorb
@@ -87,6 +109,10 @@ def _stage_q(
         # Rows already at the stage's cap cannot keep any move (it would not count).
         if not alive[i] or not own < cap:
             continue
+        # Below the cap a move is kept when it is fitter than the design. One past the
+        # gate always is, unless a redraw already lifted the (unearned) design over the
+        # gate: then only a fitter design earns the stage. Hence "f >= gate and f > own".
+        lifted = own >= gate
         # Monte Carlo copy masks: each bit set with the row's absorptive capacity.
         fill_random(rng, draws)
         for j in range(len(masks)):
@@ -96,7 +122,8 @@ def _stage_q(
         m = candidates[i]
         next_door = 0
         for b in range(N):
-            if fit[d ^ (1 << b)] >= gate:
+            f = fit[d ^ (1 << b)]
+            if f >= gate and f > own:
                 next_door += 1
         p_local = 0.0
         if next_door > 0:
@@ -110,12 +137,14 @@ def _stage_q(
                 for b in range(N):
                     if (towards >> b) & 1:
                         allowed += 1
-                        if fit[d ^ (1 << b)] >= gate:
+                        f = fit[d ^ (1 << b)]
+                        if f >= gate and f > own:
                             hits += 1
                 if allowed > 0:
                     held = 1.0 - miss[allowed, hits, m]
             p_local = dirn * held + (1 - dirn) * blind
-        p_jump = reach[d] / comb_nl
+        fitter = _count_fitter(fit, d, N, min(c.jump_bits, N), own) if lifted else reach[d]
+        p_jump = fitter / comb_nl
 
         # Imitation is tried (with probability iota) only when the open source --
         # the foreign design where it is better, else the best domestic one --
@@ -125,9 +154,10 @@ def _stage_q(
         iota = imitate * (1.0 if sees_better else 0.0)
         p_imitate = 0.0
         if sees_better:
-            p_imitate += (1.0 - blockade) * _share_reaching(fit, d, open_src[i, s], masks, gate)
+            share = _share_reaching(fit, d, open_src[i, s], masks, gate, own)
+            p_imitate += (1.0 - blockade) * share
             if blockade > 0 and dom_row[i, s] != -1 and fit[dom[i, s]] > own:
-                p_imitate += blockade * _share_reaching(fit, d, dom[i, s], masks, gate)
+                p_imitate += blockade * _share_reaching(fit, d, dom[i, s], masks, gate, own)
         innovate = jump[i] * p_jump + (1 - jump[i]) * p_local
         pi, ps = p_imitation[i, s], p_success[i, s]
         qi = iota * pi * p_imitate + (1 - iota) * ps * innovate
@@ -137,7 +167,7 @@ def _stage_q(
             p_fail = 1 - iota * pi - (1 - iota) * ps
             p_copy = 0.0
             if (otype[i] != GOVERNMENT or gov_money[i] > 0) and public_fit > own:
-                p_copy = _share_reaching(fit, d, public, masks, gate)
+                p_copy = _share_reaching(fit, d, public, masks, gate, own)
             qi += p_fail * passive * p_copy
         q[i] = qi
 
@@ -146,8 +176,11 @@ def _stage_q(
 def _hazard(
     rng, n, S, orgs, raw_fitness, terrain, caps, reach, miss, c, plan, direction, knowledge
 ):
-    """h(t): the chance every stage is past its gate at the end of this tick."""
-    alive, fit, n_bits, gates = orgs.alive, terrain.table, terrain.n_bits, terrain.gates
+    """h(t): the chance every stage is past its gate with an earned design at the end of
+    this tick. A stage already passed with an earned design stays passed (moves are kept
+    only if fitter, and nobody exits during R&D); any other stage needs a move this tick."""
+    alive, earned, fit = orgs.alive, orgs.earned, terrain.table
+    n_bits, gates = terrain.n_bits, terrain.gates
     jump_bits, samples = c.jump_bits, c.hazard_samples
     h = 1.0
     q = np.empty(n)
@@ -157,7 +190,7 @@ def _hazard(
     for s in range(S):
         passed = False
         for i in range(n):
-            if alive[i] and raw_fitness[i, s] >= gates[s]:
+            if alive[i] and earned[i, s] and raw_fitness[i, s] >= gates[s]:
                 passed = True
                 break
         if passed:

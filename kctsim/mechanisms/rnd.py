@@ -15,7 +15,9 @@ refuses it) bit by bit, each differing bit with its absorptive capacity -- or
 innovates: a long jump of several bits with probability lambda, otherwise
 local search over m one-bit neighbours (more with participating users'
 feedback; restricted to the government's direction where it dictates one).
-A move is kept only if it is better (docs/ODD.md, section 7.5).
+A move is kept only if it is better (docs/ODD.md, section 7.5), and a kept move
+marks the design as earned on its stage: only earned designs count toward a
+breakthrough (until turbulence redraws the stage's landscape).
 
 Every probability of the tick is fixed in a plan before any draw, so
 the breakthrough hazard (:mod:`kctsim.mechanisms.hazard`) is computed from
@@ -223,6 +225,7 @@ def _execute(
     """Draw successes and moves from the plan; keep improvements; book gains."""
     alive, otype, gov_money, design = orgs.alive, orgs.type, orgs.gov_money, orgs.design
     succeeded, spill_gain, own_gain = orgs.succeeded, orgs.spill_gain, orgs.own_gain
+    earned = orgs.earned
     fit, n_bits = terrain.table, terrain.n_bits
     p_success, p_imitation, candidates = plan.p_success, plan.p_imitation, plan.candidates
     jump, directed, absorb = plan.jump, plan.directed, plan.absorb
@@ -288,6 +291,7 @@ def _execute(
                 gain = min(f[new], cap) - min(own, cap)
                 if gain > 0:
                     design[i, s] = new
+                    earned[i, s] = True
                     changed[i] = True
                     spill_gain[i] += gain
                     source = foreign if public_row[s] == FOREIGN else otype[public_row[s]]
@@ -347,6 +351,7 @@ def _execute(
             if not gain > 0:
                 continue
             design[i, s] = new
+            earned[i, s] = True  # reached by R&D: it may count toward a breakthrough
             changed[i] = True
             if tries[i]:
                 spill_gain[i] += gain

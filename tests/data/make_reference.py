@@ -10,7 +10,7 @@ held to it since, and it is made again whenever the rules change on purpose.
 
 Two files: ``reference_runs.parquet`` at the defaults (one public purse), and
 ``reference_runs_unlimited.parquet`` with ``budget_neutral = false``, the treasury
-covering rescues and top-ups without limit as before the purse (docs/ODD.md, 7.10).
+covering rescues and top-ups without limit (docs/ODD.md, 7.10).
 Regenerate them only for an intended change of the model (and say why in
 docs/ODD.md):
 
