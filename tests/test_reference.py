@@ -1,8 +1,8 @@
 """The model reproduces the pinned reference runs (tests/data/make_reference.py).
 
-The reference was made from the numpy formulation of every mechanism; the
-compiled kernels must compute the same rules from the same random draws, so
-every per-tick metric and the ledger's per-tick totals agree to rounding.
+The reference is a regression snapshot of the current rules, not an oracle:
+every per-tick metric and the ledger's per-tick totals must agree with it to
+rounding until an intended change of the model regenerates it.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Write ``reference_runs.parquet``: per-tick metrics and a ledger digest of fixed runs.
 
-The file pins the model's behaviour: ``tests/test_reference.py`` checks that the
-current code reproduces it. It was made from the numpy formulation of the
-mechanisms (commit da8618d) before they were compiled with numba, so it shows
-that the kernels compute exactly the same rules with the same random draws.
-Regenerate it only for an intended change of the model (and say why in
-docs/ODD.md):
+A regression snapshot of the current rules, not an oracle: ``tests/test_reference.py``
+checks that the code still reproduces it, so an unintended change of any metric or
+money flow shows. It says nothing about whether the rules are right. Regenerate it
+with every intended change of the model, and say in docs/ODD.md what changed and
+why (last: the government's direction as its estimate of the target,
+``imitation_cost`` 0.65, equal ``rnd_efficiency``):
 
     .venv/bin/python tests/data/make_reference.py
 """
