@@ -278,7 +278,9 @@ def _advance_kernel(state, now):
             )  # fmt: skip
     if rival_tick < 0 and random(rng) < c.technology.rival_hazard:
         rival_tick = tick
-    # 1. The government allocates its budget.
+    # 1. The government sets its direction (every PLAN_PERIOD ticks) and allocates its
+    # budget.
+    funding.direct(rng, c.funding, tick, terrain, plan.direction)
     pos, paid, own_research = funding._allocate_kernel(
         rng, c.funding, now, orgs, census, fitness, plan, books, pos
     )

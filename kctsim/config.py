@@ -8,6 +8,7 @@ never sees a regime's or a technology type's name (docs/ODD.md, section 4).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import tomllib
@@ -352,6 +353,12 @@ PARAMETER_RANGES: dict[str, tuple[float, float, bool]] = {
 BOOLEAN_PARAMETERS: tuple[str, ...] = ("budget_neutral",)
 """Global parameters that are switches (true or false) rather than numbers."""
 
+# One organisation type's R&D efficiency under a flat name (``rnd_efficiency_sme``), so
+# that a scenario or a robustness design can vary it like any parameter; it sets the
+# type's ``rnd_efficiency`` (defaults.toml ``[agent_types.*]``).
+TYPE_EFFICIENCY: dict[str, str] = {f"rnd_efficiency_{t}": t for t in AGENT_TYPES}
+PARAMETER_RANGES |= {name: (0.0, 1e3, False) for name in TYPE_EFFICIENCY}
+
 POPULATION_RANGES: dict[str, tuple[int, int]] = {
     "n_leader_firms": (0, 1_000_000),
     "n_smes": (0, 1_000_000),
@@ -387,8 +394,16 @@ class Parameters:
     def replace(self, where: str = "parameters", **changes: Any) -> Parameters:
         population = dict(self.population)
         values = dict(self.values)
+        agent_types = dict(self.agent_types)
         for key, value in changes.items():
-            if key in POPULATION_RANGES:
+            if key in TYPE_EFFICIENCY:
+                lo, hi, _ = PARAMETER_RANGES[key]
+                efficiency = check_number(value, f"{where}.{key}", lo, hi)
+                type_name = TYPE_EFFICIENCY[key]
+                agent_types[type_name] = dataclasses.replace(
+                    agent_types[type_name], rnd_efficiency=efficiency
+                )
+            elif key in POPULATION_RANGES:
                 lo, hi = POPULATION_RANGES[key]
                 population[key] = check_number(value, f"{where}.{key}", lo, hi, integer=True)
             elif key in PARAMETER_RANGES:
@@ -407,7 +422,7 @@ class Parameters:
             raise ConfigError(
                 f"{where}: at least one organisation (firm, state org or university) is needed"
             )
-        return Parameters(population, values, self.agent_types)
+        return Parameters(population, values, agent_types)
 
     def as_dict(self) -> dict[str, Any]:
         return {

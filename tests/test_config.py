@@ -8,6 +8,7 @@ import math
 import pytest
 
 from kctsim.config import (
+    AGENT_TYPES,
     ConfigError,
     default_parameters,
     load_regime,
@@ -156,3 +157,23 @@ def test_technology_types_are_frozen():
 def test_levers_replace_validates():
     with pytest.raises(ConfigError, match="ip_protection"):
         load_regime("spiral").replace(ip_protection=2.0)
+
+
+def test_one_types_rnd_efficiency_is_a_parameter_by_its_flat_name():
+    params = default_parameters().replace(rnd_efficiency_state_org=2.0)
+    assert params.agent_types["state_org"].rnd_efficiency == 2.0
+    others = [t for t in params.agent_types if t != "state_org"]
+    assert all(params.agent_types[t] == default_parameters().agent_types[t] for t in others)
+    model = KCTModel(technology="key_generic", horizon=1, rng=0, rnd_efficiency_state_org=2.0)
+    rows = model.orgs.type[: len(model.org_agents)] == AGENT_TYPES.index("state_org")
+    assert (model.orgs.efficiency[: len(model.org_agents)][rows] == 2.0).all()
+    with pytest.raises(ConfigError, match="rnd_efficiency_sme"):
+        default_parameters().replace(rnd_efficiency_sme=-1.0)
+
+
+def test_robustness_varies_imitation_cost_around_the_evidence_and_each_types_efficiency():
+    from kctsim.analysis.suite import robustness_factors
+
+    bounds = robustness_factors("key_generic", 94.87)
+    assert bounds["imitation_cost"] == (0.3, 1.0)
+    assert all(bounds[f"rnd_efficiency_{t}"] == (0.5, 2.0) for t in AGENT_TYPES)

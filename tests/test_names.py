@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kctsim import fonts, names
-from kctsim.analysis.suite import RELATIVE_FACTORS, TECHNOLOGY_FACTORS
-from kctsim.config import AGENT_TYPES, LEVER_NAMES, regime_names, technology_names
+from kctsim.analysis.suite import ABSOLUTE_FACTORS, RELATIVE_FACTORS, TECHNOLOGY_FACTORS
+from kctsim.config import AGENT_TYPES, LEVER_NAMES, TYPE_EFFICIENCY, regime_names, technology_names
 from kctsim.ledger import ACCOUNT_TYPES, KINDS
 from kctsim.metrics import RUN_METRICS
 
@@ -33,7 +33,17 @@ def test_the_three_modes_are_the_regimes_the_paper_proposes():
         ("agents", (*AGENT_TYPES, *ACCOUNT_TYPES)),
         ("ledger", KINDS),
         ("levers", LEVER_NAMES),
-        ("parameters", (*RELATIVE_FACTORS, *TECHNOLOGY_FACTORS, "k_shift", "blockade")),
+        (
+            "parameters",
+            (
+                *RELATIVE_FACTORS,
+                *ABSOLUTE_FACTORS,
+                *TYPE_EFFICIENCY,
+                *TECHNOLOGY_FACTORS,
+                "k_shift",
+                "blockade",
+            ),
+        ),
     ],
 )
 def test_everything_a_figure_or_page_labels_has_a_display_name(section, keys):

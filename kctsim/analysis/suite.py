@@ -47,7 +47,13 @@ from kctsim.analysis.propositions import (
     times,
 )
 from kctsim.analysis.settings import Settings
-from kctsim.config import default_parameters, load_technology, regime_names, technology_names
+from kctsim.config import (
+    TYPE_EFFICIENCY,
+    default_parameters,
+    load_technology,
+    regime_names,
+    technology_names,
+)
 from kctsim.experiment.scenario import Scenario, parse_scenario
 from kctsim.experiment.store import (
     FACTOR_PREFIX,
@@ -71,7 +77,6 @@ RELATIVE_FACTORS: dict[str, tuple[float, float]] = {
     "cost_scale": (0.5, 2.0),
     "budget": (0.5, 2.0),
     "spillover": (0.5, 1.5),
-    "imitation_cost": (0.5, 2.0),
     "passive_absorption": (0.5, 2.0),
     "bass_p": (0.5, 2.0),
     "bass_q": (0.5, 2.0),
@@ -87,6 +92,14 @@ TECHNOLOGY_FACTORS: dict[str, tuple[float, float]] = {
     "rival_hazard": (0.5, 2.0),
     "cost_multiplier": (0.75, 1.5),
 }
+# Uncertain parameters varied over absolute bounds. Imitation: Mansfield, Schwartz &
+# Wagner (1981) report imitation/innovation cost ratios spread widely around 0.65.
+ABSOLUTE_FACTORS: dict[str, tuple[float, float]] = {
+    "imitation_cost": (0.3, 1.0),
+}
+# Each organisation type's R&D efficiency, as multiples of its default (equal by
+# assumption, docs/ODD.md 2.2): one type can be up to four times as efficient as another.
+TYPE_EFFICIENCY_FACTOR = (0.5, 2.0)
 K_SHIFT = (-2, 2)  # interactions added to every stage's K: ruggedness
 BLOCKADE_SPREAD = 0.15  # blockade varies by this much below its value (capped at 1 above)
 
@@ -135,6 +148,11 @@ def robustness_factors(technology: str, cost_scale: float) -> dict[str, tuple[fl
     bounds = {
         name: (lo * base[name], hi * base[name]) for name, (lo, hi) in RELATIVE_FACTORS.items()
     }
+    bounds |= ABSOLUTE_FACTORS
+    lo, hi = TYPE_EFFICIENCY_FACTOR
+    for name, type_name in TYPE_EFFICIENCY.items():
+        efficiency = defaults.agent_types[type_name].rnd_efficiency
+        bounds[name] = (lo * efficiency, hi * efficiency)
     tech = load_technology(technology)
     for name, (lo, hi) in TECHNOLOGY_FACTORS.items():
         value = getattr(tech, name)

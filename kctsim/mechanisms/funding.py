@@ -4,7 +4,9 @@ To whom: block grants to universities; a targeted share to the core subject
 and its consortium (or to the government's own research when it is the core
 subject); the rest broad-based. How: unconditional grants, or matching of the
 recipient's own R&D of the last tick. With what error: recipients are ranked
-by a noisy view of their designs (``selection_noise``). Over stages and time:
+by a noisy view of their designs (``selection_noise``), and the direction it
+steers search toward is its estimate of the target design, wrong in more bits
+the noisier its view. Over stages and time:
 the budget follows a front-loaded or sustained profile, split over the chain's
 stages by fixed weights or by the stages' need. One public purse: with
 ``budget_neutral`` the government first holds back what the last rescues and
@@ -25,7 +27,7 @@ from kctsim.config import GOVERNMENT, Levers, Parameters
 from kctsim.kernels import JIT, put, total
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.state import Allocation
-from kctsim.streams import standard_normal
+from kctsim.streams import fill_random, standard_normal
 
 TREASURY = TYPE_CODE["treasury"]
 UNIVERSITY = TYPE_CODE["university"]
@@ -126,17 +128,53 @@ def _stage_split_kernel(progress, basis, need, split, fixed, bf, first):
 
 
 @njit(**JIT)
-def _choose_direction_kernel(rng, alive, raw_fitness, design, noise, direction):
-    """Per stage, the alive row's design with the best noisy fitness (first on ties)."""
-    if len(alive) == 0:
-        raise ValueError("choose_direction: no alive organisation")
+def flip_chance(noise):
+    """The chance that each bit of the government's direction is wrong, from its
+    selection noise: 0 at no noise, 1/2 (a random design) at most. An assumption
+    (docs/ODD.md, section 7.2)."""
+    return min(noise / (1.0 + noise), 0.5)
+
+
+@njit(**JIT)
+def _target(fit, n_bits, gate, frontier):
+    """The design that the government aims at on a stage: the foreign frontier design
+    where there is one that passes the gate, else the passing design nearest the gate
+    (the design at the gate's quantile)."""
+    if frontier >= 0 and fit[frontier] >= gate:
+        return frontier
+    best, best_fit = -1, np.inf
+    top, top_fit = 0, -np.inf
+    for x in range(1 << n_bits):
+        if fit[x] >= gate and fit[x] < best_fit:
+            best, best_fit = x, fit[x]
+        if fit[x] > top_fit:
+            top, top_fit = x, fit[x]
+    return best if best >= 0 else top  # after turbulence no design may pass: the fittest
+
+
+@njit(**JIT)
+def _choose_direction_kernel(rng, terrain, noise, direction):
+    """Per stage, the government's estimate of where the target lies: the target design
+    with each bit flipped with :func:`flip_chance` of the selection noise (N uniform
+    draws per stage from the main stream, whatever the noise)."""
+    p = flip_chance(noise)
+    draws = np.empty(64)
     for s in range(len(direction)):
-        best, best_seen = 0, 0.0
-        for k in range(len(alive)):  # all draws of a stage, as numpy's one array draw
-            seen = raw_fitness[alive[k], s] + noise * standard_normal(rng)
-            if k == 0 or seen > best_seen:
-                best, best_seen = k, seen
-        direction[s] = design[alive[best], s]
+        N = terrain.n_bits[s]
+        target = _target(terrain.table[s], N, terrain.gates[s], terrain.frontier[s])
+        fill_random(rng, draws[:N])
+        wrong = 0
+        for b in range(N):
+            if draws[b] < p:
+                wrong |= 1 << b
+        direction[s] = target ^ wrong
+
+
+@njit(**JIT)
+def direct(rng, c, tick, terrain, direction):
+    """Every PLAN_PERIOD ticks (from the first), the government chooses its direction."""
+    if (tick - 1) % PLAN_PERIOD == 0:
+        _choose_direction_kernel(rng, terrain, c.selection_noise, direction)
 
 
 @njit(**JIT)
@@ -155,7 +193,7 @@ def _add_weighted(pay, seen, group, n_group, amount, temperature):
 
 @njit(**JIT)
 def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
-    """allocate: budget, direction, split, noisy merit, payments and their ledger rows;
+    """allocate: budget, split, noisy merit, payments and their ledger rows;
     returns (ledger length, money paid out, the government's own research)."""
     tick, horizon, gov, n, first_split = (
         now.tick,
@@ -164,11 +202,11 @@ def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
         now.n,
         now.split_first,
     )
-    rows, alive = census.orgs, census.alive_rows
+    rows = census.orgs
     type_, uid, member, own_rnd = orgs.type, orgs.uid, orgs.member, orgs.own_rnd
-    design, capital, grant, gov_money = orgs.design, orgs.capital, orgs.grant, orgs.gov_money
-    raw_fitness, effective_fitness, progress = fitness.raw, fitness.effective, fitness.progress
-    budget_profile, direction = plan.budget_profile, plan.direction
+    capital, grant, gov_money = orgs.capital, orgs.grant, orgs.gov_money
+    effective_fitness, progress = fitness.effective, fitness.progress
+    budget_profile = plan.budget_profile
     basis, need, split, fixed = plan.basis, plan.need, plan.split, plan.fixed
     noise, bf = c.selection_noise, c.bottleneck_following
     ints, amounts = books.ints, books.amounts
@@ -178,9 +216,6 @@ def _allocate_kernel(rng, c, now, orgs, census, fitness, plan, books, pos):
         gov_money[i] = 0.0
         for s in range(S):
             grant[i, s] = 0.0
-    if (tick - 1) % PLAN_PERIOD == 0:
-        _choose_direction_kernel(rng, alive, raw_fitness, design, noise, direction)
-
     budget = c.budget * budget_profile[min(tick, horizon) - 1]
     uid_gov = uid[gov]
     pos = put(ints, amounts, pos, tick, BUDGET, TREASURY, NO_ID, GOVERNMENT, uid_gov, -1, budget)

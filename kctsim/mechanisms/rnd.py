@@ -6,15 +6,14 @@ imitate (with probability imitation_bias, when it sees a better design than
 its own) or to originate; the attempt
 succeeds with probability 1 - exp(-zeta * s / cost), zeta raised by its
 scientists, where cost is cost_scale for originating and imitation_cost times
-less for imitating (copying a design already in sight is cheaper than
-originating; Mansfield, Schwartz & Wagner 1981 found imitation dearer, about
-0.65 of the innovation cost, for patented products -- see docs/ODD.md).
+that for imitating (about 0.65: Mansfield, Schwartz & Wagner 1981; docs/ODD.md 2.7).
 A success either imitates -- copies the best design it can see (partners,
 consortium pool, public pool, or the foreign design unless the blockade
 refuses it) bit by bit, each differing bit with its absorptive capacity -- or
 innovates: a long jump of several bits with probability lambda, otherwise
 local search over m one-bit neighbours (more with participating users'
-feedback; restricted to the government's direction where it dictates one).
+feedback; restricted to flips toward the government's direction, its estimate
+of the target design, where it dictates one).
 A move is kept only if it is better (docs/ODD.md, section 7.5), and a kept move
 marks the design as earned on its stage: only earned designs count toward a
 breakthrough (until turbulence redraws the stage's landscape).
