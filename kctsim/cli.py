@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from kctsim.config import ConfigError, regime_names, technology_names
+from kctsim.files import OutputDirError
 from kctsim.results import ResultsExistError, check_out_dir, run_model, write_results
 
 PROG = "kctsim"
@@ -189,7 +190,7 @@ def run_command(args: argparse.Namespace) -> int:
     print(format_summary(results.summary.iloc[0].to_dict()))
     try:
         paths = write_results(results, args.out, overwrite=args.overwrite)
-    except (ResultsExistError, NotADirectoryError) as exc:  # appeared during the run
+    except (ResultsExistError, OutputDirError, NotADirectoryError) as exc:  # appeared meanwhile
         raise UsageError(f"--out: {exc}") from exc
     except OSError as exc:  # e.g. no permission or disk full; nothing was left behind
         raise CommandFailed(f"cannot write results to {args.out}: {exc}") from exc
@@ -205,6 +206,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
             f"--out: {out} already holds kctsim results from an earlier run; "
             "pass --overwrite to replace them or choose another --out"
         ) from exc
+    except OutputDirError as exc:
+        raise UsageError(f"--out: {exc}") from exc
     except NotADirectoryError as exc:
         raise UsageError(f"--out: {exc}; give a directory path") from exc
 
@@ -276,7 +279,7 @@ def _sweep_errors() -> Iterator[None]:
 
     try:
         yield
-    except (SweepExistsError, SweepLockedError) as exc:
+    except (SweepExistsError, SweepLockedError, OutputDirError) as exc:
         raise UsageError(f"--out: {exc}") from exc
     except SweepAbortedError as exc:
         raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc

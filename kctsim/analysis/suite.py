@@ -19,14 +19,13 @@ figures are derived from them and rebuilt by ``kctsim report DIR``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from kctsim import files
 from kctsim.analysis import robustness as rob
 from kctsim.analysis.propositions import (
     Proposition,
@@ -45,6 +44,7 @@ from kctsim.experiment.store import (
     load_results,
     read_manifest,
 )
+from kctsim.files import now
 from kctsim.metrics import stage_metric_names
 from kctsim.results import jsonable, software_versions
 
@@ -185,7 +185,7 @@ def new_manifest(s: Settings, sweeps: dict[str, Scenario]) -> dict[str, Any]:
         "settings": asdict(s),
         "sweeps": {name: sc.meta()["hash"] for name, sc in sweeps.items()},
         "versions": software_versions(),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started": now(),
         "ended": None,
     }
 
@@ -203,16 +203,17 @@ def read_propositions_manifest(out_dir: Path) -> dict[str, Any] | None:
 
 def check_out_dir(out_dir: Path, manifest: dict[str, Any], resume: bool) -> None:
     """Refuse a directory holding anything but this suite (or, without resume, this suite)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PropositionsDirError(f"{out_dir}: is a file, not a directory")
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+    try:
+        ours = files.check_out_dir(
+            out_dir,
+            lambda d: read_propositions_manifest(d) is not None,
+            "kctsim propositions results",
+        )
+    except (files.OutputDirError, NotADirectoryError) as exc:
+        raise PropositionsDirError(str(exc)) from None
+    if not ours:
         return
     old = read_propositions_manifest(out_dir)
-    if old is None:
-        raise PropositionsDirError(
-            f"{out_dir}: is not empty and holds no kctsim propositions results; "
-            "choose another --out or remove it"
-        )
     if old["sweeps"] != manifest["sweeps"]:
         settings = ", ".join(
             f"{k}={v}" for k, v in old["settings"].items() if k != "cost_scale_source"
@@ -226,12 +227,6 @@ def check_out_dir(out_dir: Path, manifest: dict[str, Any], resume: bool) -> None
             f"{out_dir}: already holds this proposition suite; pass --resume to finish it "
             f"(or rebuild its report with `kctsim report {out_dir}`)"
         )
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n", "utf-8")
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------ running
@@ -255,9 +250,9 @@ def run_suite(
     check_out_dir(out_dir, manifest, resume)
     old = read_propositions_manifest(out_dir)
     if old is not None:
-        manifest = old | {"ended": None, "resumed": [*old.get("resumed", []), _now()]}
+        manifest = old | {"ended": None, "resumed": [*old.get("resumed", []), now()]}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out_dir / MANIFEST, manifest)
+    files.write_json_atomic(out_dir / MANIFEST, jsonable(manifest))
     for name, scenario in sweeps.items():
         if progress:
             print(f"{name}: {scenario.n_runs} runs", flush=True)
@@ -272,13 +267,9 @@ def run_suite(
             resume=resume or (sweep_dir / MANIFEST).exists(),
             progress=progress,
         )
-    manifest["ended"] = _now()
-    write_json_atomic(out_dir / MANIFEST, manifest)
+    manifest["ended"] = now()
+    files.write_json_atomic(out_dir / MANIFEST, jsonable(manifest))
     return manifest
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------- analysis
