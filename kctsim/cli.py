@@ -371,6 +371,48 @@ def export_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- kctsim verify
+
+
+def add_verify(subparsers: Any) -> None:
+    """``kctsim verify``: is a sweep (or every sweep of a propositions directory) whole?"""
+    p = subparsers.add_parser(
+        "verify",
+        help="check that a sweep or propositions directory is complete and intact",
+        description=(
+            "Check every sweep in DIR (a sweep directory, or a propositions directory "
+            "with its suite and robustness sweeps): runs committed, failed and missing, "
+            "and every committed part file against the SHA-256 recorded when it was "
+            "committed. Prints one line per sweep; exits 0 when all are complete and "
+            "intact, 1 otherwise. Nothing is changed: `--resume` repairs."
+        ),
+    )
+    p.add_argument("directory", type=Path, metavar="DIR", help="a sweep or propositions directory")
+    p.set_defaults(handler=verify_command)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    from kctsim.experiment.store import SweepCorruptError, check_sweep, sweep_dirs
+
+    if not args.directory.is_dir():
+        raise UsageError(f"DIR: {args.directory} is not a directory")
+    found = sweep_dirs(args.directory)
+    if not found:
+        raise UsageError(f"DIR: {args.directory} holds no kctsim sweep (no sweep manifest.json)")
+    ok = True
+    for sweep in found:
+        name = sweep.relative_to(args.directory).as_posix() if sweep != args.directory else None
+        try:
+            check = check_sweep(sweep)
+        except SweepCorruptError as exc:
+            print(f"{name or sweep}: damaged: {exc}")
+            ok = False
+            continue
+        print(check.line(name))
+        ok = ok and check.ok
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
 # ---------------------------------------------------------- kctsim propositions
 
 
@@ -724,6 +766,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
     add_report,
     add_calibrate,
     add_dashboard,
+    add_verify,
 ]
 """Functions that each add one subcommand to the parser."""
 

@@ -124,7 +124,7 @@ _COMPRESSION_LEVEL = 9
 _PACKAGE = Path(kctsim.__file__).resolve().parent
 _DATA_PATTERNS = ("data/**/*.toml", "data/**/*.csv")
 _CODE_PATTERNS = ("*.py", "mechanisms/**/*.py", "experiment/spec.py")
-_NOT_MODEL_CODE = ("cli.py", "__main__.py", "files.py")
+_NOT_MODEL_CODE = ("__init__.py", "__main__.py", "cli.py", "files.py")
 
 
 class SweepExistsError(files.OutputDirError):
@@ -353,21 +353,27 @@ class SweepStore:
 
     def _discard_damaged(self) -> list[str]:
         """Move every committed part set that fails its check into ``damaged/``; log it."""
-        moved = []
-        for problem in check_parts(self.out_dir):
-            entry = committed_parts(self.out_dir)[problem.part]
-            aside = self.out_dir / DAMAGED / f"part-{problem.part:05d}-{now().replace(':', '')}"
+        parts = committed_parts(self.out_dir)
+        problems: dict[int, PartProblem] = {}
+        for problem in check_parts(self.out_dir, parts=parts):
+            problems.setdefault(problem.part, problem)  # the first problem names the part
+        moved_all = []
+        for number, problem in problems.items():
+            aside = self.out_dir / DAMAGED / f"part-{number:05d}-{now().replace(':', '')}"
             aside.mkdir(parents=True, exist_ok=True)
-            for record in entry["files"]:
+            moved = []
+            for record in parts[number]["files"]:
                 path = self.out_dir / record["path"]
                 if path.exists():
                     target = aside / record["path"].replace("/", "-")
                     os.replace(path, target)
-                    moved.append(str(target.relative_to(self.out_dir)))
+                    moved.append(target.relative_to(self.out_dir).as_posix())
+            fsync_dir(aside)
             self._log(
-                {"event": "discard", "part": problem.part, "reason": problem.line(), "files": moved}
+                {"event": "discard", "part": number, "reason": problem.line(), "files": moved}
             )
-        return moved
+            moved_all += moved
+        return moved_all
 
     def _load_log(self) -> None:
         for entry in committed_parts(self.out_dir).values():
@@ -773,6 +779,86 @@ def sweep_status(out_dir: str | os.PathLike, verify: bool = False) -> dict[str, 
     if verify:
         status["damaged"] = [p.line() for p in check_parts(out_dir, parts=parts)]
     return status
+
+
+@dataclass(frozen=True)
+class SweepCheck:
+    """The state of one sweep directory, as ``kctsim verify`` reports it."""
+
+    out_dir: Path
+    n_runs: int
+    committed: int
+    failed: int
+    missing: int
+    damaged: tuple[str, ...]
+    recorded: tuple[str, ...]
+    changed: str | None
+    """Package data or model code that differs from the installed kctsim (None if same)."""
+
+    @property
+    def ok(self) -> bool:
+        """Complete and intact."""
+        return not self.missing and not self.damaged
+
+    def line(self, name: str | None = None) -> str:
+        """One line: state, counts, damaged parts, what is recorded."""
+        state = "damaged" if self.damaged else "complete" if not self.missing else "incomplete"
+        text = (
+            f"{name or self.out_dir}: {state}: {self.committed} of {self.n_runs} runs committed "
+            f"({self.failed} failed, {self.missing} missing); records {', '.join(self.recorded)}"
+        )
+        if self.damaged:
+            more = f" and {len(self.damaged) - 1} more" if len(self.damaged) > 1 else ""
+            text += f"; damaged: {self.damaged[0]}{more} (--resume runs their runs again)"
+        if self.changed:
+            text += f"; made by other code or data: {self.changed}"
+        return text
+
+
+def check_sweep(out_dir: str | os.PathLike) -> SweepCheck:
+    """Completeness and integrity of the sweep in ``out_dir`` (every part's SHA-256).
+
+    Raises:
+        FileNotFoundError: ``out_dir`` holds no sweep.
+    """
+    out_dir = Path(out_dir)
+    status = sweep_status(out_dir, verify=True)
+    manifest = read_manifest(out_dir)
+    old = manifest.get("provenance")
+    changed = None
+    if old:
+        now_ = provenance(manifest.get("scenario", {}))
+        keep = ("package_data", "model_code")
+        changed = provenance_changes({k: old.get(k, {}) for k in keep}, {k: now_[k] for k in keep})
+    return SweepCheck(
+        out_dir=out_dir,
+        n_runs=status["n_runs"],
+        committed=status["committed"],
+        failed=len(status["failed"]),
+        missing=len(status["missing"]),
+        damaged=tuple(status["damaged"]),
+        recorded=tuple(status["recorded"]),
+        changed=changed,
+    )
+
+
+def sweep_dirs(root: str | os.PathLike) -> list[Path]:
+    """``root`` if it is a sweep, else the sweeps one or two levels below it
+    (a propositions directory: ``suite/``, ``robustness/<type>/``)."""
+    root = Path(root)
+    if _is_sweep(root):
+        return [root]
+    found = [p.parent for p in sorted(root.glob("*/" + MANIFEST)) if _is_sweep(p.parent)]
+    found += [p.parent for p in sorted(root.glob("*/*/" + MANIFEST)) if _is_sweep(p.parent)]
+    return found
+
+
+def _is_sweep(path: Path) -> bool:
+    try:
+        manifest = _read_manifest(path)
+    except (OSError, ValueError):
+        return False
+    return bool(manifest) and manifest.get("format") in (FORMAT, *OLD_FORMATS)
 
 
 def recorded_tables(manifest: Mapping[str, Any]) -> tuple[str, ...]:
