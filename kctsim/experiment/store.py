@@ -536,7 +536,12 @@ def _metrics_table(payloads: Sequence[RunPayload]) -> pa.Table:
             p.metrics[name] if name in p.metrics else np.full(n, np.nan)
             for p, n in zip(payloads, lengths, strict=True)
         ]
-        columns[name] = np.concatenate(parts) if parts else np.zeros(0)
+        values = np.concatenate(parts) if parts else np.zeros(0)
+        lacking = [name not in p.metrics for p in payloads]
+        if any(lacking):  # a metric some runs do not have (another chain length): null, not NaN
+            mask = np.repeat(np.array(lacking), np.asarray(lengths, dtype=np.int64))
+            values = pa.array(values, mask=mask)
+        columns[name] = values
     if not payloads:
         columns["tick"] = np.zeros(0, dtype=np.int64)
     return pa.table(columns)
@@ -988,9 +993,16 @@ def _long_part(path: Path, metrics: Sequence[str] | None) -> pd.DataFrame:
     if metrics is not None:
         names = [n for n in names if n in metrics]
     table = pq.read_table(path, columns=["run_id", "tick", *names])
-    return long_metrics(
+    long = long_metrics(
         {n: table.column(n).to_numpy(zero_copy_only=False) for n in ("run_id", "tick", *names)}
     )
+    # Nulls mark metrics a run does not have (a shorter chain); NaN is a value.
+    present = (
+        np.column_stack([table.column(n).is_valid().to_numpy(zero_copy_only=False) for n in names])
+        if names
+        else np.zeros((table.num_rows, 0), dtype=bool)
+    )
+    return long[present.ravel()].reset_index(drop=True) if not present.all() else long
 
 
 def long_metrics(wide: Mapping[str, np.ndarray]) -> pd.DataFrame:
