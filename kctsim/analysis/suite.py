@@ -36,15 +36,18 @@ from kctsim.analysis.propositions import (
 )
 from kctsim.analysis.settings import Settings
 from kctsim.config import default_parameters, load_technology, regime_names, technology_names
+from kctsim.experiment.query import open_results
 from kctsim.experiment.scenario import Scenario, parse_scenario
 from kctsim.experiment.store import (
     FACTOR_PREFIX,
+    SweepCorruptError,
     SweepExistsError,
-    committed_parts,
+    check_sweep,
     load_results,
     read_manifest,
 )
 from kctsim.files import now
+from kctsim.ledger import ACCOUNT_TYPES, KINDS
 from kctsim.metrics import stage_metric_names
 from kctsim.results import jsonable, software_versions
 
@@ -330,7 +333,8 @@ def analyse(out_dir: Path) -> Analysis:
     try:
         suite_manifest = read_manifest(suite_dir)
         tables = load_results(suite_dir, tables=("runs", "metrics"), metrics=PLOTTED_METRICS)
-    except (FileNotFoundError, ValueError) as exc:
+        check_sweeps_complete(out_dir, manifest)
+    except (FileNotFoundError, ValueError, SweepCorruptError) as exc:
         raise PropositionsDirError(f"{suite_dir}: cannot be read ({exc})") from None
     runs = tables["runs"]
     if len(runs) < suite_manifest.get("n_runs", 0):
@@ -372,26 +376,37 @@ def analyse(out_dir: Path) -> Analysis:
     return analysis
 
 
+def check_sweeps_complete(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Refuse, with the counts, when a sweep the suite ran is missing, incomplete or damaged."""
+    for name in manifest.get("sweeps", {}):
+        check = check_sweep(out_dir / name) if (out_dir / name / MANIFEST).is_file() else None
+        if check is None or not check.ok:
+            state = check.line(name) if check else f"{name}: missing"
+            raise PropositionsDirError(
+                f"{state}; the report reads only complete sweeps: finish them with "
+                f"`kctsim propositions --resume --out {out_dir}` and the same options"
+            )
+
+
 def ledger_flows(sweep_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """Money moved between agent types per run, averaged over the runs of each
     (technology, regime): columns technology, regime, from_type, to_type, kind, amount.
 
-    The ledger holds every transfer (tens of thousands per run), so it is
-    condensed one part file at a time and never held whole.
+    The ledger (flows or every transfer) is condensed inside DuckDB and never held whole.
     """
-    keys = ["run_id", "from_type", "to_type", "kind"]
-    condensed = []
-    for number in sorted(committed_parts(sweep_dir)):
-        part = pd.read_parquet(
-            sweep_dir / "ledger" / f"part-{number:05d}.parquet", columns=[*keys, "amount"]
-        )
-        condensed.append(part.groupby(keys, observed=True)["amount"].sum().reset_index())
     columns = ["technology", "regime", "from_type", "to_type", "kind", "amount"]
-    if not condensed:
-        return pd.DataFrame(columns=columns)
-    per_run = pd.concat(condensed, ignore_index=True).merge(
-        runs[["run_id", "technology", "regime"]], on="run_id"
-    )
+    # Summed inside DuckDB over the checked parts: only the per-run sums are loaded.
+    with open_results(sweep_dir) as res:
+        if "ledger" not in res.tables:
+            return pd.DataFrame(columns=columns)
+        per_run = res.sql(
+            "SELECT run_id, from_type, to_type, kind, sum(amount) AS amount "
+            "FROM ledger GROUP BY ALL ORDER BY ALL"
+        )
+    for name, categories in (("from_type", ACCOUNT_TYPES), ("to_type", ACCOUNT_TYPES)):
+        per_run[name] = pd.Categorical(per_run[name], categories=categories)
+    per_run["kind"] = pd.Categorical(per_run["kind"], categories=KINDS)
+    per_run = per_run.merge(runs[["run_id", "technology", "regime"]], on="run_id")
     n_runs = runs.groupby(["technology", "regime"]).size().rename("n_runs").reset_index()
     flows = (
         per_run.groupby(columns[:-1], observed=True)["amount"]
