@@ -350,8 +350,8 @@ def add_export(subparsers: Any) -> None:
         "export",
         help="write CSV copies of a sweep's tables",
         description=(
-            "Write CSV copies of the runs, metrics and ledger tables of a sweep "
-            "directory (only committed runs) into DIR/csv/."
+            "Write CSV copies of every table a sweep directory records (runs, metrics, "
+            "ledger, spillover; only committed runs) into DIR/csv/."
         ),
     )
     p.add_argument("directory", type=Path, metavar="DIR", help="a sweep directory")
