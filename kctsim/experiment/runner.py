@@ -82,13 +82,18 @@ def _release() -> None:
 
     Agents and model refer to each other, so a model is freed only by the
     cyclic collector, whose full passes are rare; between them a long-lived
-    worker piles up dead models and its RSS creeps up by 100+ MB.
+    worker piles up dead models and its RSS creeps up by 100+ MB. In the main
+    process (the sequential executor), where nothing is frozen and a full pass
+    walks the caller's objects too, every 32nd run.
     """
-    if multiprocessing.parent_process() is not None:
+    global _RELEASED
+    _RELEASED += 1
+    if multiprocessing.parent_process() is not None or _RELEASED % 32 == 0:
         gc.collect()
 
 
 _PREPARED = False
+_RELEASED = 0
 
 
 class SweepAbortedError(RuntimeError):
