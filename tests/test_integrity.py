@@ -232,3 +232,39 @@ def test_every_writer_refuses_a_directory_of_other_files(argv, tmp_path, capsys)
     err = capsys.readouterr().err
     assert "is not empty (notes.txt) and holds no kctsim" in err
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+# ---------------------------------------------------------- earlier format
+
+
+def as_format_1(sweep: Path, drop_last_part: bool = False) -> None:
+    """Rewrite a sweep's manifest and log as kctsim-sweep/1 wrote them (no digests)."""
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    manifest = {k: v for k, v in manifest.items() if k not in ("output", "provenance")}
+    (sweep / "manifest.json").write_text(json.dumps(manifest | {"format": "kctsim-sweep/1"}))
+    lines = []
+    for entry in read_log(sweep):
+        if entry["event"] == "part":
+            entry["files"] = [f["path"] for f in entry["files"] if "spillover" not in f["path"]]
+            entry.pop("wall_time")
+        lines.append(json.dumps(entry))
+    if drop_last_part:
+        lines = [line for line in lines if '"part": 3' not in line]
+    (sweep / "status.log").write_text("".join(line + "\n" for line in lines))
+
+
+def test_a_complete_format_1_sweep_is_read_and_resumes_as_complete_untouched(sweep):
+    as_format_1(sweep)
+    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()}
+    assert load_results(sweep, tables=("runs",))["runs"]["run_id"].tolist() == list(range(N))
+    report = run_sweep(
+        tiny_specs(n=N, horizon=2), META, sweep, "sequential", resume=True, progress=False
+    )
+    assert (report.status, report.n_skipped, report.n_ok) == ("complete", N, 0)
+    assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()} == before
+
+
+def test_an_incomplete_format_1_sweep_is_refused_with_one_clear_line(sweep):
+    as_format_1(sweep, drop_last_part=True)
+    with pytest.raises(store_module.SweepExistsError, match=r"older kctsim \(kctsim-sweep/1\)"):
+        run_sweep(tiny_specs(n=N, horizon=2), META, sweep, "sequential", resume=True)

@@ -196,6 +196,7 @@ class SweepStore:
     _buffer: dict[int, dict[int, RunPayload]] = field(default_factory=dict, init=False, repr=False)
     _lock_fd: int | None = field(default=None, init=False, repr=False)
     _closed: bool = field(default=False, init=False, repr=False)
+    _read_only: bool = field(default=False, init=False, repr=False)
 
     # ------------------------------------------------------------- opening
 
@@ -268,9 +269,11 @@ class SweepStore:
             self._log({"event": "start", "n_runs": self.manifest["n_runs"], **event})
             return
         if old.get("format") in OLD_FORMATS:
+            if resume and _same_runs(old, self.manifest) and self._complete_old():
+                return  # nothing to run, nothing to write: it stays as it is
             raise SweepExistsError(
                 f"{self.out_dir}: holds a sweep written by an older kctsim ({old['format']}); "
-                "it can still be read, but not resumed: choose another --out"
+                "it can still be read, and resumed only once complete: choose another --out"
             )
         if not _same_sweep(old, self.manifest):
             scenario = old.get("scenario", {})
@@ -313,6 +316,12 @@ class SweepStore:
                 **event,
             }
         )
+
+    def _complete_old(self) -> bool:
+        """Whether the format-1 sweep here has every run committed (then it is read only)."""
+        self._load_log()
+        self.resumed = self._read_only = len(self.committed) == self.n_runs
+        return self._read_only
 
     def _make_blocks(self) -> None:
         """Cut the runs, in manifest order, into blocks of ``part_runs``."""
@@ -483,6 +492,9 @@ class SweepStore:
         if self._closed:
             return
         self._closed = True
+        if self._read_only:
+            self._unlock()
+            return
         try:
             done = len(self.committed)
             status = status or ("complete" if done == self.n_runs else "incomplete")
@@ -1150,6 +1162,16 @@ def _new_manifest(
             "ended": None,
             "status": "running",
         }
+    )
+
+
+def _same_runs(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether two manifests (of any format) list the same runs of the same scenario."""
+    return (
+        old.get("scenario", {}).get("hash") == new["scenario"].get("hash")
+        and old.get("seed") == new["seed"]
+        and old.get("n_runs") == new["n_runs"]
+        and old.get("runs") == new["runs"]
     )
 
 
