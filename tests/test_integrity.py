@@ -268,3 +268,14 @@ def test_an_incomplete_format_1_sweep_is_refused_with_one_clear_line(sweep):
     as_format_1(sweep, drop_last_part=True)
     with pytest.raises(store_module.SweepExistsError, match=r"older kctsim \(kctsim-sweep/1\)"):
         run_sweep(tiny_specs(n=N, horizon=2), META, sweep, "sequential", resume=True)
+
+
+def test_verify_of_a_propositions_directory_reports_each_sweep(complete, tmp_path, capsys):
+    shutil.copytree(complete, tmp_path / "suite")
+    shutil.copytree(complete, tmp_path / "robustness" / "key_generic")
+    flip_bytes(tmp_path / "robustness" / "key_generic" / "runs" / "part-00000.parquet")
+    assert main(["verify", str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("suite: complete: 8 of 8 runs")
+    assert lines[1].startswith("robustness/key_generic: damaged:")
+    assert "runs/part-00000.parquet (part 0) does not match its committed SHA-256" in lines[1]
