@@ -11,6 +11,7 @@ from test_runner import META, tiny_specs
 
 import kctsim
 from kctsim.cli import main
+from kctsim.experiment import provenance
 from kctsim.experiment import store as store_module
 from kctsim.experiment.runner import run_sweep
 from kctsim.experiment.store import (
@@ -175,8 +176,8 @@ def test_resume_refuses_when_the_cells_csv_changed_after_a_kill(tmp_path, capsys
 
 def test_resume_refuses_when_a_regime_preset_in_the_package_changed(tmp_path, monkeypatch):
     package = tmp_path / "kctsim"  # a copy of the package's data and model code
-    shutil.copytree(store_module._PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(store_module, "_PACKAGE", package)
+    shutil.copytree(provenance.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE", package)
     specs = tiny_specs(n=4, horizon=1)
     run_sweep(specs[:2], META, tmp_path / "out", "sequential", progress=False)
     preset = package / "data" / "regimes" / "spiral.toml"
@@ -190,8 +191,8 @@ def test_resume_refuses_when_a_regime_preset_in_the_package_changed(tmp_path, mo
 
 def test_resume_refuses_when_the_model_code_changed(tmp_path, monkeypatch):
     package = tmp_path / "kctsim"
-    shutil.copytree(store_module._PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(store_module, "_PACKAGE", package)
+    shutil.copytree(provenance.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(provenance, "PACKAGE", package)
     specs = tiny_specs(n=2, horizon=1)
     run_sweep(specs, META, tmp_path / "out", "sequential", progress=False)
     rule = package / "mechanisms" / "spillover.py"

@@ -38,7 +38,6 @@ import os
 import platform
 import re
 import socket
-import subprocess
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,9 +50,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-import kctsim
 from kctsim import files
 from kctsim.config import AGENT_TYPES
+from kctsim.experiment.provenance import git_state, provenance, provenance_changes
 from kctsim.experiment.spec import Output
 from kctsim.files import fsync_dir, now, sha256_file, write_json_atomic
 from kctsim.ledger import ACCOUNT_TYPES, KINDS
@@ -119,14 +118,6 @@ _PART_NAME = re.compile(r"^part-(\d{5,})\.parquet$")
 _COMPRESSION = "zstd"
 _COMPRESSION_LEVEL = 3  # higher levels save 2-3% of the bytes for 2-4x the main process's time
 _DICTIONARY_SHARE = 0.3
-
-# Everything a run's numbers depend on besides the scenario and its data files:
-# the package's data and the code of the model (not the CLI, analysis, report or
-# dashboard, which only read results).
-_PACKAGE = Path(kctsim.__file__).resolve().parent
-_DATA_PATTERNS = ("data/**/*.toml", "data/**/*.csv")
-_CODE_PATTERNS = ("*.py", "mechanisms/**/*.py", "experiment/spec.py")
-_NOT_MODEL_CODE = ("__init__.py", "__main__.py", "cli.py", "files.py")
 
 
 class SweepExistsError(files.OutputDirError):
@@ -1090,40 +1081,6 @@ def export_csv(out_dir: str | os.PathLike) -> list[Path]:
 # ------------------------------------------------------------------ helpers
 
 
-def provenance(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Digests of everything that determines a run: the scenario text, the data files
-    it reads, the package's data files and the model's code (per file)."""
-    code = {
-        k: v
-        for k, v in files.sha256_tree(_PACKAGE, _CODE_PATTERNS).items()
-        if k not in _NOT_MODEL_CODE
-    }
-    return {
-        "scenario": meta.get("hash"),
-        "data_files": dict(meta.get("data_files") or {}),
-        "package_data": files.sha256_tree(_PACKAGE, _DATA_PATTERNS),
-        "model_code": code,
-    }
-
-
-def provenance_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
-    """What differs between two provenance records, in a few words (None if nothing)."""
-    if old.get("scenario") != new.get("scenario"):
-        return "the scenario text"
-    labels = {
-        "data_files": "the data file {}",
-        "package_data": "the package data file kctsim/{}",
-        "model_code": "the model code kctsim/{}",
-    }
-    for key, label in labels.items():
-        before, after = old.get(key, {}), new.get(key, {})
-        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-        if changed:
-            more = f" and {len(changed) - 3} more files" if len(changed) > 3 else ""
-            return ", ".join(label.format(k) for k in changed[:3]) + more
-    return None
-
-
 def _new_manifest(
     meta: Mapping[str, Any],
     seeds: Sequence[Mapping[str, Any]],
@@ -1132,7 +1089,7 @@ def _new_manifest(
     part_runs: int,
 ) -> dict[str, Any]:
     scenario = {k: v for k, v in meta.items() if k not in ("seed", "design")}
-    commit, dirty = _git_state()
+    commit, dirty = git_state()
     return jsonable(
         {
             "format": FORMAT,
@@ -1185,28 +1142,6 @@ def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
         and old.get("runs") == new["runs"]
         and old.get("output") == new["output"]
     )
-
-
-def _git_state() -> tuple[str | None, bool | None]:
-    """The commit of the kctsim source tree and whether it has local changes (None if no git)."""
-    where = _PACKAGE
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
-        )
-        if commit.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None, None
-    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return commit.stdout.strip(), dirty
 
 
 def _read_manifest(out_dir: Path) -> dict[str, Any] | None:
