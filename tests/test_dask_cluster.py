@@ -71,7 +71,8 @@ class Cluster:
         self._start(
             name,
             ["worker", self.address, "--host", "127.0.0.1", "--nworkers", "1"]
-            + ["--nthreads", "1", "--no-dashboard", "--name", name],
+            + ["--nthreads", "1", "--no-dashboard", "--name", name]
+            + ["--preload", "kctsim.experiment.warm"],
         )
 
     def wait_for_workers(self, n: int) -> None:

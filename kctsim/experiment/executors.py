@@ -161,9 +161,13 @@ def _dask_executor(workers: int | None, scheduler: str | None) -> Iterator[Execu
 # anew: runs took 20% longer than on the process pool. Worker memory is kept
 # in check by the runner instead (see runner._release). Nobody reads the
 # statistical profile of a LocalCluster without a dashboard: don't sample it.
+# Each worker loads the model's kernels as it starts (kctsim.experiment.warm), once,
+# as the process pool's fork server does; on a cluster, `dask worker --preload
+# kctsim.experiment.warm` does the same.
 _LOCAL_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
+    "distributed.worker.preload": ["kctsim.experiment.warm"],
 }
 
 
