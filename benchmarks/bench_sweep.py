@@ -23,7 +23,7 @@ printed with each figure.
 Run from the repository root:
     .venv/bin/python benchmarks/bench_sweep.py            # 1,000-run sweeps, 10,000-run directory
     .venv/bin/python benchmarks/bench_sweep.py --quick    # 240-run sweeps, 2,000-run directory
-    # options: --runs N  --big-runs N  --workers N  --skip-dask  --skip-big
+    # options: --runs N  --big-runs N  --workers N  --skip-dask  --skip-big  --skip-sizes
 """
 
 from __future__ import annotations
@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-dask", action="store_true")
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--skip-sizes", action="store_true")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -241,7 +242,7 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     print(f"    same part files (SHA-256) on every executor: {same}")
 
     print("(c) bytes per run on disk (whole sweep directory / runs)")
-    for label, output in OUTPUTS.items():
+    for label, output in OUTPUTS.items() if not args.skip_sizes else ():
         if label == "default (flows)":
             out = work / "sequential-1"
         else:
