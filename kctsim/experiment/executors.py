@@ -135,6 +135,7 @@ def _dask_executor(workers: int | None, scheduler: str | None) -> Iterator[Execu
     cluster = None
     if scheduler is None:
         with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+            _preload_dask_forkserver()
             cluster = LocalCluster(
                 n_workers=workers or default_workers(),
                 threads_per_worker=1,  # the model is pure Python + numpy: one run per process
@@ -155,6 +156,17 @@ def _dask_executor(workers: int | None, scheduler: str | None) -> Iterator[Execu
             cluster.close()
 
 
+def _preload_dask_forkserver() -> None:
+    """Start a LocalCluster's workers from a fork server that has imported Dask and
+    kctsim and loaded the kernels, as the process pool's workers are: otherwise each
+    worker process imports and loads them itself, seconds of start-up per sweep."""
+    from distributed.utils import get_mp_context
+
+    get_mp_context()  # Dask sets its own preload list once; ours then replaces it
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["distributed", *_PRELOAD])
+
+
 # Dask's nanny fixes glibc's MALLOC_TRIM_THRESHOLD_ for its workers (and, for a
 # LocalCluster, in this process too). That also freezes the mmap threshold at
 # 128 kB, so each of the model's larger numpy arrays is mapped and unmapped
@@ -168,6 +180,7 @@ _LOCAL_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
     "distributed.worker.preload": ["kctsim.experiment.warm"],
+    "distributed.worker.multiprocessing-method": "forkserver",
 }
 
 
