@@ -22,6 +22,7 @@ from kctsim.config import (  # noqa: E402
 
 __version__ = "0.1.0"  # before the imports below: the store records it
 
+from kctsim.experiment.query import open_results  # noqa: E402
 from kctsim.experiment.store import load_results  # noqa: E402
 from kctsim.model import KCTModel  # noqa: E402
 
@@ -35,6 +36,7 @@ __all__ = [
     "load_regime",
     "load_results",
     "load_technology",
+    "open_results",
     "regime_names",
     "technology_names",
 ]

@@ -29,6 +29,8 @@ from typing import Any, NoReturn
 
 from kctsim import names
 from kctsim.config import ConfigError, regime_names, technology_names
+from kctsim.files import OutputDirError
+from kctsim.files import check_out_dir as check_out_dir_shared
 from kctsim.results import ResultsExistError, check_out_dir, run_model, write_results
 
 PROG = "kctsim"
@@ -207,7 +209,7 @@ def run_command(args: argparse.Namespace) -> int:
     print(format_summary(results.summary.iloc[0].to_dict()))
     try:
         paths = write_results(results, args.out, overwrite=args.overwrite)
-    except (ResultsExistError, NotADirectoryError) as exc:  # appeared during the run
+    except (ResultsExistError, OutputDirError, NotADirectoryError) as exc:  # appeared meanwhile
         raise UsageError(f"--out: {exc}") from exc
     except OSError as exc:  # e.g. no permission or disk full; nothing was left behind
         raise CommandFailed(f"cannot write results to {args.out}: {exc}") from exc
@@ -223,6 +225,8 @@ def _check_out(out: Path, overwrite: bool) -> None:
             f"--out: {out} already holds kctsim results from an earlier run; "
             "pass --overwrite to replace them or choose another --out"
         ) from exc
+    except OutputDirError as exc:
+        raise UsageError(f"--out: {exc}") from exc
     except NotADirectoryError as exc:
         raise UsageError(f"--out: {exc}; give a directory path") from exc
 
@@ -337,28 +341,16 @@ def refuse_foreign_dir(out: Path, is_ours: Callable[[Path], bool], what: str) ->
     """Refuse ``--out`` if it is a file, lies under a file, or is a non-empty directory
     that does not hold ``what`` (``is_ours`` recognises it); writes nothing.
 
-    The same rule and arguments as the store's shared ``kctsim.files.check_out_dir``
-    (store branch), which replaces this body in one line once merged.
+    The rule is the store's shared :func:`kctsim.files.check_out_dir`.
     """
-    if out.exists() and not out.is_dir():
+    if out.is_file():  # said as the other --out errors say it
         raise UsageError(f"--out: {out} is a file; give a directory path")
-    for parent in out.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"--out: {out}: {parent} is a file, not a directory")
-            break
-    if not out.is_dir() or is_ours(out):
-        return
     try:
-        others = sorted(p.name for p in out.iterdir())
+        check_out_dir_shared(out, is_ours, what)
+    except (OutputDirError, NotADirectoryError) as exc:
+        raise UsageError(f"--out: {exc}") from None
     except PermissionError:
         raise CommandFailed(f"--out: {out}: no permission to read it") from None
-    if others:
-        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        raise UsageError(
-            f"--out: {out} is not empty ({shown}) and holds no {what}; "
-            "choose another --out or remove it"
-        )
 
 
 def _manifest_format(directory: Path) -> str | None:
@@ -398,7 +390,7 @@ def _sweep_errors() -> Iterator[None]:
 
     try:
         yield
-    except (SweepExistsError, SweepLockedError) as exc:
+    except (SweepExistsError, SweepLockedError, OutputDirError) as exc:
         raise UsageError(f"--out: {exc}") from exc
     except SweepAbortedError as exc:
         raise CommandFailed(f"{exc}; finished runs are kept: rerun with --resume") from exc
@@ -519,9 +511,9 @@ def add_export(subparsers: Any) -> None:
         "export",
         help="write a sweep's tables as CSV, Excel, Stata or Parquet files",
         description=(
-            "Write the runs, metrics and ledger tables of a sweep directory (only "
-            "committed runs) into DIR/<format>/ (or --out), with export.json saying "
-            "what was written; an earlier export there is replaced."
+            "Write every table a sweep directory records (runs, metrics, ledger, "
+            "spillover; only committed runs) into DIR/<format>/ (or --out), with "
+            "export.json saying what was written; an earlier export there is replaced."
         ),
     )
     p.add_argument("directory", type=Path, metavar="DIR", help="a sweep directory")
@@ -592,6 +584,48 @@ def export_command(args: argparse.Namespace) -> int:
         raise CommandFailed(f"cannot write {out}: {_os_error_text(exc)}") from None
     print(f"wrote {len(paths)} files to {out}/")
     return EXIT_OK
+
+
+# ---------------------------------------------------------------- kctsim verify
+
+
+def add_verify(subparsers: Any) -> None:
+    """``kctsim verify``: is a sweep (or every sweep of a propositions directory) whole?"""
+    p = subparsers.add_parser(
+        "verify",
+        help="check that a sweep or propositions directory is complete and intact",
+        description=(
+            "Check every sweep in DIR (a sweep directory, or a propositions directory "
+            "with its suite and robustness sweeps): runs committed, failed and missing, "
+            "and every committed part file against the SHA-256 recorded when it was "
+            "committed. Prints one line per sweep; exits 0 when all are complete and "
+            "intact, 1 otherwise. Nothing is changed: `--resume` repairs."
+        ),
+    )
+    p.add_argument("directory", type=Path, metavar="DIR", help="a sweep or propositions directory")
+    p.set_defaults(handler=verify_command)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    from kctsim.experiment.store import SweepCorruptError, check_sweep, sweep_dirs
+
+    if not args.directory.is_dir():
+        raise UsageError(f"DIR: {args.directory} is not a directory")
+    found = sweep_dirs(args.directory)
+    if not found:
+        raise UsageError(f"DIR: {args.directory} holds no kctsim sweep (no sweep manifest.json)")
+    ok = True
+    for sweep in found:
+        name = sweep.relative_to(args.directory).as_posix() if sweep != args.directory else None
+        try:
+            check = check_sweep(sweep)
+        except SweepCorruptError as exc:
+            print(f"{name or sweep}: damaged: {exc}")
+            ok = False
+            continue
+        print(check.line(name))
+        ok = ok and check.ok
+    return EXIT_OK if ok else EXIT_FAILURE
 
 
 # ---------------------------------------------------------- kctsim propositions
@@ -1041,6 +1075,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
     add_report,
     add_calibrate,
     add_dashboard,
+    add_verify,
 ]
 """Functions that each add one subcommand to the parser."""
 

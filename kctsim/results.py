@@ -34,7 +34,9 @@ import pandas as pd
 import pyarrow
 
 import kctsim
+from kctsim import files
 from kctsim.config import AGENT_TYPES
+from kctsim.ledger import KINDS, TYPE_CODE, Ledger
 from kctsim.metrics import summary_rule
 from kctsim.model import KCTModel
 
@@ -117,12 +119,59 @@ def collect_results(model: KCTModel, seed: int | None = None) -> RunResults:
     """
     if seed is None:
         seed = _seed_of(model)
-    metrics = metrics_frame(model)
+    arrays = run_arrays(model, seed)
+    metrics = pd.DataFrame(arrays.metrics)
     ledger = model.ledger.frame()
-    spillover = spillover_frame(model.spill_matrix)
-    summary = summary_frame(model, metrics, ledger, seed)
+    spillover = spillover_frame(arrays.spillover)
+    summary = summary_table(arrays.summary)
     manifest = make_manifest(model, seed)
     return RunResults(metrics, ledger, spillover, summary, manifest)
+
+
+@dataclass(frozen=True, eq=False)
+class RunArrays:
+    """What a finished run reports, as plain numpy arrays (what a sweep stores).
+
+    Attributes:
+        metrics: per-tick metrics by name, ``tick`` first (from 0 = the initial
+            state), then the model's metrics in its order, each with its own dtype.
+        ledger: the ledger's columns by name (:attr:`kctsim.ledger.Ledger.COLUMNS`;
+            types and kind as codes into :data:`kctsim.ledger.ACCOUNT_TYPES` and
+            :data:`kctsim.ledger.KINDS`).
+        spillover: fitness gained, sources (:data:`AGENT_TYPES` then ``foreign``)
+            x receivers (:data:`AGENT_TYPES`).
+        summary: the one-row summary by column.
+    """
+
+    metrics: dict[str, np.ndarray]
+    ledger: dict[str, np.ndarray]
+    spillover: np.ndarray
+    summary: dict[str, Any]
+
+
+def run_arrays(model: KCTModel, seed: int | None = None) -> RunArrays:
+    """The results of a finished model as arrays: the one place that reads the model.
+
+    Everything a sweep or :func:`collect_results` records comes through here, so
+    a change to how the model keeps its records is adapted here only.
+    """
+    metrics = _metric_arrays(model)
+    ledger = dict(zip(Ledger.COLUMNS, model.ledger.arrays(), strict=True))
+    spillover = np.asarray(model.spill_matrix, dtype=float).copy()
+    _check_spillover_shape(spillover)
+    summary = summary_row(
+        model, metrics, ledger["kind"], ledger["amount"], ledger["from_type"], seed
+    )
+    return RunArrays(metrics, ledger, spillover, summary)
+
+
+def _metric_arrays(model: KCTModel) -> dict[str, np.ndarray]:
+    arrays = model.datacollector.arrays()
+    if arrays is None or "tick" not in arrays:
+        frame = metrics_frame(model)
+        return {name: frame[name].to_numpy() for name in frame.columns}
+    tick = arrays.pop("tick").astype("int64")
+    return {"tick": tick, **arrays}
 
 
 def metrics_frame(model: KCTModel) -> pd.DataFrame:
@@ -141,15 +190,20 @@ def metrics_frame(model: KCTModel) -> pd.DataFrame:
     return frame
 
 
-def spillover_frame(matrix: np.ndarray) -> pd.DataFrame:
-    """The source-type x receiver-type gain matrix as a long table (all pairs)."""
+def _check_spillover_shape(matrix: np.ndarray) -> None:
     sources = (*AGENT_TYPES, FOREIGN)
-    matrix = np.asarray(matrix, dtype=float)
     if matrix.shape != (len(sources), len(AGENT_TYPES)):
         raise ValueError(
             f"spill_matrix: expected shape {(len(sources), len(AGENT_TYPES))} "
             f"(rows {', '.join(sources)}; columns {', '.join(AGENT_TYPES)}), got {matrix.shape}"
         )
+
+
+def spillover_frame(matrix: np.ndarray) -> pd.DataFrame:
+    """The source-type x receiver-type gain matrix as a long table (all pairs)."""
+    sources = (*AGENT_TYPES, FOREIGN)
+    matrix = np.asarray(matrix, dtype=float)
+    _check_spillover_shape(matrix)
     src, rcv = np.meshgrid(np.arange(len(sources)), np.arange(len(AGENT_TYPES)), indexing="ij")
     source_types, receiver_types = _spillover_categories()
     return pd.DataFrame(
@@ -171,20 +225,50 @@ def summary_frame(
     model: KCTModel, metrics: pd.DataFrame, ledger: pd.DataFrame, seed: int | None
 ) -> pd.DataFrame:
     """One row condensing the run (see the module constants for how each metric is reduced)."""
+    columns = {name: metrics[name].to_numpy() for name in metrics.columns}
+    kind = ledger["kind"].cat.codes.to_numpy() if len(ledger) else np.zeros(0, dtype=np.int8)
+    amount = ledger["amount"].to_numpy() if len(ledger) else np.zeros(0)
+    payer = ledger["from_type"].cat.codes.to_numpy() if len(ledger) else np.zeros(0, dtype=np.int8)
+    return summary_table(summary_row(model, columns, kind, amount, payer, seed))
+
+
+def summary_table(row: dict[str, Any]) -> pd.DataFrame:
+    """A summary row as a one-row DataFrame with the same dtypes for every run."""
+    # Numbers as one-value arrays (a list would make pandas infer each column's type);
+    # the seed nullable, so every summary has the same dtype whether or not it is known.
+    columns = {
+        name: pd.array([value], dtype="Int64")
+        if name == "seed"
+        else np.array([value])
+        if isinstance(value, bool | int | float)
+        else [value]
+        for name, value in row.items()
+    }
+    return pd.DataFrame(columns)
+
+
+def summary_row(
+    model: KCTModel,
+    metrics: dict[str, np.ndarray],
+    kind: np.ndarray,
+    amount: np.ndarray,
+    from_type: np.ndarray,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The summary of a run from its per-tick metrics and its ledger's kinds, amounts
+    and payers' types (codes into :data:`~kctsim.ledger.KINDS` and
+    :data:`~kctsim.ledger.ACCOUNT_TYPES`)."""
     # Reduced with numpy on the columns' arrays, by pandas' own rules (_sum, _mean):
     # a sweep makes one summary per run, and pandas' per-Series overhead made it cost
     # about as much as the run itself.
-    arrays: dict[str, np.ndarray] = {}
+    n_ticks = len(metrics["tick"])
 
     def column(name: str) -> np.ndarray:
-        if name not in arrays:
-            if name in metrics.columns:
-                arrays[name] = metrics[name].to_numpy()
-            else:
-                # A renamed metric should not kill a long sweep; the test suite catches it.
-                warnings.warn(f"summary: metric {name!r} is missing from the run", stacklevel=3)
-                arrays[name] = np.full(len(metrics), np.nan)
-        return arrays[name]
+        if name not in metrics:
+            # A renamed metric should not kill a long sweep; the test suite catches it.
+            warnings.warn(f"summary: metric {name!r} is missing from the run", stacklevel=3)
+            return np.full(n_ticks, np.nan)
+        return metrics[name]
 
     later = column("tick") >= 1
     broke = bool(column("breakthrough")[-1] == 1)
@@ -209,12 +293,10 @@ def summary_frame(
         for name, new in SUMMARY_AT_BREAKTHROUGH.items()
     }
     row |= {name: float(column(name)[-1]) for name in metrics if name.startswith(STAGE_PREFIXES)}
-    flows = ledger.groupby("kind", observed=False)["amount"].sum()  # every kind, 0 if absent
-    row |= {f"flow_{kind}": float(amount) for kind, amount in flows.items()}
+    flows = np.bincount(kind.astype(np.intp), weights=amount, minlength=len(KINDS))
+    row |= {f"flow_{k}": float(flows[i]) for i, k in enumerate(KINDS)}  # every kind, 0 if absent
     # Public money: everything the government paid out or spent on its own research.
-    public = float(
-        ledger["amount"].to_numpy()[(ledger["from_type"] == "government").to_numpy()].sum()
-    )
+    public = float(amount[from_type == TYPE_CODE["government"]].sum())
     row["public_spend"] = public
     # Per *expected* breakthrough (the sum of the hazard): defined in runs without one,
     # and since E[broke_through] = E[expected_breakthroughs] (docs/ODD.md, 7.6) the
@@ -222,17 +304,7 @@ def summary_frame(
     # public money per breakthrough; per realised one it would be NaN or the spend.
     expected = row["expected_breakthroughs"]
     row["public_spend_per_breakthrough"] = public / expected if expected > 0 else math.nan
-    # Numbers as one-value arrays (a list would make pandas infer each column's type);
-    # the seed nullable, so every summary has the same dtype whether or not it is known.
-    columns = {
-        name: pd.array([value], dtype="Int64")
-        if name == "seed"
-        else np.array([value])
-        if isinstance(value, bool | int | float)
-        else [value]
-        for name, value in row.items()
-    }
-    return pd.DataFrame(columns)
+    return row
 
 
 def _sum(values: np.ndarray) -> float:
@@ -334,22 +406,23 @@ def check_out_dir(out_dir: Path, overwrite: bool = False) -> None:
 
     Raises:
         NotADirectoryError: ``out_dir`` or one of its parents is an existing file.
+        OutputDirError: ``out_dir`` holds files that are not a run's results.
         ResultsExistError: ``out_dir`` holds earlier results and ``overwrite`` is False.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir} is an existing file, not a directory")
-    for parent in out_dir.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(f"{out_dir}: parent {parent} is a file, not a directory")
-            break
-    found = existing_results(out_dir)
-    if found and not overwrite:
+    ours = files.check_out_dir(
+        out_dir, lambda d: bool(existing_results(d)), "kctsim run results", _is_staging
+    )
+    if ours and not overwrite:
         raise ResultsExistError(
-            f"{out_dir} already holds kctsim results ({', '.join(found)}); "
+            f"{out_dir} already holds kctsim results ({', '.join(existing_results(out_dir))}); "
             "pass overwrite=True to replace them or choose another directory"
         )
+
+
+def _is_staging(name: str) -> bool:
+    """Scratch a crashed :func:`write_results` may leave inside the directory."""
+    return name.startswith(".") and name.endswith((".staging", ".backup", ".tmp"))
 
 
 def write_results(results: RunResults, out_dir: Path, overwrite: bool = False) -> list[Path]:

@@ -94,7 +94,7 @@ pd.DataFrame(problem["bounds"], index=problem["names"], columns=["min", "max"])
 # spawned from the root seed, and replicate i shares its seed across design points.
 
 # %%
-tables = sweep(scenario, out_dir, WORKERS, resume, progress=SETTING == "full")
+tables = sweep(scenario, out_dir, WORKERS, resume, progress=SETTING == "full", tables=("runs",))
 runs = tables["runs"]
 print(f"{len(runs)} runs in {out_dir}")
 

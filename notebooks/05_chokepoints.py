@@ -124,7 +124,7 @@ print(
 
 # %%
 out_dir = RESULTS / "notebooks" / "05_chokepoints" / scenario.name
-tables = sweep(scenario, out_dir, WORKERS, RESUME, progress=SETTING == "full")
+tables = sweep(scenario, out_dir, WORKERS, RESUME, progress=SETTING == "full", tables=("runs",))
 runs = tables["runs"]
 type_of = {cell.label: cell.technology for cell in scenario.cells}
 name_of = {cell.label: cell.name for cell in scenario.cells}

@@ -15,7 +15,7 @@ import json
 import math
 import shutil
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import pandas as pd
 
 from kctsim.experiment.runner import run_sweep
 from kctsim.experiment.scenario import Scenario, parse_scenario
-from kctsim.experiment.store import FORMAT, MANIFEST, load_results
+from kctsim.experiment.store import FORMAT, MANIFEST, OLD_FORMATS, load_results
 
 FIGURE_FORMATS = ("png", "svg")
 
@@ -146,8 +146,11 @@ def sweep(
     workers: int = 1,
     resume: bool = False,
     progress: bool = False,
+    tables: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Run every run of ``scenario`` into ``out_dir`` and return :func:`load_results`.
+    """Run every run of ``scenario`` into ``out_dir`` and return :func:`load_results`
+    of ``tables`` (default: every table the sweep records; large sweeps: read only
+    what is needed, or query with ``kctsim.open_results``).
 
     With ``resume`` an unfinished (or finished) sweep of the same scenario text
     in ``out_dir`` is continued (only missing runs run); without it an earlier
@@ -159,7 +162,10 @@ def sweep(
     out_dir = Path(out_dir)
     manifest = out_dir / MANIFEST
     if not resume and manifest.is_file():
-        if json.loads(manifest.read_text(encoding="utf-8")).get("format") != FORMAT:
+        if json.loads(manifest.read_text(encoding="utf-8")).get("format") not in (
+            FORMAT,
+            *OLD_FORMATS,
+        ):
             raise FileExistsError(f"{out_dir} holds something other than a kctsim sweep")
         shutil.rmtree(out_dir)
     report = run_sweep(
@@ -173,4 +179,4 @@ def sweep(
     )
     if report.failed:
         raise RuntimeError(f"{report.n_failed} runs failed:\n{report.summary()}")
-    return load_results(out_dir)
+    return load_results(out_dir, tables=tables)

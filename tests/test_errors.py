@@ -20,9 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kctsim import cli
+from kctsim import cli, files
 from kctsim.experiment import export as export_module
-from kctsim.experiment import store as store_module
 from kctsim.experiment.scenario import MAX_RUNS, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +61,14 @@ def test_a_full_disk_during_a_sweep_is_one_line_and_the_manifest_says_interrupte
     scenario, tmp_path, capsys, monkeypatch
 ):
     out = tmp_path / "sweep"
-    monkeypatch.setattr(store_module, "_write_parquet", disk_full)
+    write_atomic = files.write_atomic
+
+    def full_for_part_files(path, *args, **kwargs):  # the manifest can still be written
+        if str(path).endswith(".parquet"):
+            disk_full(path)
+        return write_atomic(path, *args, **kwargs)
+
+    monkeypatch.setattr(files, "write_atomic", full_for_part_files)
     assert sweep(scenario, out) == 1
     line = one_error(capsys)
     assert "No space left on device" in line and "the disk is full" in line
@@ -338,14 +344,15 @@ def test_export_writes_every_format_with_the_same_rows(scenario, tmp_path, capsy
     assert len(runs) == 4
     assert pd.read_parquet(out / "parquet" / "runs.parquet")["run_id"].tolist() == [0, 1, 2, 3]
     sheets = pd.read_excel(out / "xlsx" / "tables.xlsx", sheet_name=None)
-    assert list(sheets) == ["runs", "metrics", "ledger"] and len(sheets["runs"]) == 4
+    assert list(sheets) == ["runs", "metrics", "ledger", "spillover"]
+    assert len(sheets["runs"]) == 4
     with pd.io.stata.StataReader(out / "dta" / "runs.dta") as reader:
         dta = reader.read()
         labels = reader.variable_labels()
     assert dta["run_id"].tolist() == [0, 1, 2, 3]
     assert dta["technology"].tolist() == runs["technology"].tolist()
     record = json.loads((out / "dta" / "export.json").read_text())
-    assert record["files"] == ["runs.dta", "metrics.dta", "ledger.dta"]
+    assert record["files"] == ["runs.dta", "metrics.dta", "ledger.dta", "spillover.dta"]
     assert labels  # renamed columns keep their kctsim name as the label
     assert all(len(name) <= 32 and "." not in name for name in dta.columns)
 

@@ -14,6 +14,7 @@ import kctsim
 from kctsim import metrics as metrics_module
 from kctsim import results
 from kctsim.config import AGENT_TYPES
+from kctsim.files import OutputDirError
 from kctsim.ledger import ACCOUNT_TYPES, KINDS
 from kctsim.model import KCTModel
 from kctsim.results import (
@@ -321,13 +322,14 @@ def test_refuses_to_overwrite_earlier_results(run, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
 
 
-def test_writes_into_an_existing_directory_without_results(run, tmp_path):
+def test_refuses_a_directory_of_other_files_even_with_overwrite(run, tmp_path):
     out = tmp_path / "r"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    write_results(run, out)
-    assert (out / "notes.txt").read_text() == "mine"
-    assert (out / "manifest.json").exists()
+    for overwrite in (False, True):
+        with pytest.raises(OutputDirError, match=r"not empty \(notes.txt\) and holds no kctsim"):
+            write_results(run, out, overwrite=overwrite)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
 def test_refuses_a_file_as_out_dir(run, tmp_path):
@@ -384,7 +386,6 @@ def test_failure_while_moving_into_place_takes_new_files_out(run, tmp_path, monk
     out = tmp_path / "r"
     if existing:
         out.mkdir()
-        (out / "notes.txt").write_text("mine")
     real_replace = os.replace
     calls = []
 
@@ -399,7 +400,7 @@ def test_failure_while_moving_into_place_takes_new_files_out(run, tmp_path, monk
         write_results(run, out)
     monkeypatch.undo()
     if existing:
-        assert _files(out) == {"notes.txt": b"mine"}
+        assert _files(out) == {}
         assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
     else:
         assert list(tmp_path.iterdir()) == []

@@ -37,7 +37,7 @@ KILL_SCRIPT = """
 
     out, mode, marker, executor = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4]
     what, _, nth = mode.partition(":")
-    counts = {"publish": 0, "write": 0}
+    counts = {"write": 0}
 
     def mark(text):  # atomically: the test polls for the file and reads it at once
         tmp = marker.with_name(marker.name + ".tmp")
@@ -48,24 +48,19 @@ KILL_SCRIPT = """
         mark(mode)
         time.sleep(600)
 
-    real_write = store._write_parquet
-    def write_parquet(frame, path):
-        counts["write"] += 1
-        if what == "write" and counts["write"] == int(nth):
-            real_write(frame, path)  # then cut the file in half, as a crash mid-write would
-            data = path.read_bytes()
-            path.write_bytes(data[: len(data) // 2])
-            park()
-        real_write(frame, path)
-    store._write_parquet = write_parquet
-
-    real_publish = store._publish
-    def publish(tmp, final):
-        counts["publish"] += 1
-        if what == "publish" and counts["publish"] == int(nth):
-            park()  # the temporary file is complete; the rename has not happened
-        real_publish(tmp, final)
-    store._publish = publish
+    real_atomic = store.files.write_atomic
+    def write_atomic(path, data=b"", write=None):
+        if path.suffix == ".parquet":
+            counts["write"] += 1
+            tmp = path.with_name(f".{path.name}.1.tmp")
+            if what == "write" and counts["write"] == int(nth):
+                tmp.write_bytes(data[: len(data) // 2])  # a crash mid-write
+                park()
+            if what == "publish" and counts["write"] == int(nth):
+                tmp.write_bytes(data)  # the temporary file is complete; no rename yet
+                park()
+        real_atomic(path, data, write)
+    store.files.write_atomic = write_atomic
 
     real_log = store.SweepStore._log
     def log(self, entry):
@@ -77,14 +72,14 @@ KILL_SCRIPT = """
             park()  # part committed
     store.SweepStore._log = log
 
-    real_manifest = store._write_json_atomic
+    real_manifest = store.write_json_atomic
     def write_manifest(path, data):
         if what == "manifest":
             tmp = path.with_name(f".{path.name}.1.tmp")
             tmp.write_text('{"format": "kctsim-sw')  # a manifest write cut short
             park()
         real_manifest(path, data)
-    store._write_json_atomic = write_manifest
+    store.write_json_atomic = write_manifest
 
     run_sweep(kill_specs(), META, out, executor=executor, workers=2, progress=False,
               part_runs=PART_RUNS, resume=Path(out, "manifest.json").exists())
@@ -168,9 +163,9 @@ def committed_ids(out: Path) -> list[int]:
         # right after the first part set is committed; then, resuming, at a random time
         (["after:0", "timed:1.2"], "processes"),
         # a temporary ledger part cut in half (its metrics part already in place);
-        # then all three parts in place but no status.log line; then metrics and
-        # ledger of the second new set in place, its runs part not renamed
-        (["write:2", "log:1", "publish:6"], "sequential"),
+        # then all four parts in place but no status.log line; then metrics, ledger
+        # and spillover of the second new set in place, its runs part not renamed
+        (["write:2", "log:1", "publish:8"], "sequential"),
         # before the sweep has a manifest; then soon after the start
         (["manifest", "timed:0.3"], "sequential"),
     ],
@@ -195,7 +190,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(kills, executor, unint
     assert_same_tables(uninterrupted, load_results(out))
     assert committed_ids(out) == list(range(N_RUNS))  # each run committed exactly once
     on_disk = {f"{t}/{p.name}" for t in TABLES for p in (out / t).iterdir()}
-    logged = {f for part in committed_parts(out).values() for f in part["files"]}
+    logged = {f["path"] for part in committed_parts(out).values() for f in part["files"]}
     assert on_disk == logged  # orphans and temporary files are gone
     events = [e["event"] for e in read_log(out)]
     assert events[0] == "start" and events[-1] == "end"

@@ -18,9 +18,15 @@ import pandas as pd
 import pytest
 
 from kctsim.config import load_regime, load_technology
-from kctsim.experiment.runner import SweepAbortedError, long_metrics, run_one, run_sweep
+from kctsim.experiment.runner import TASKS_PER_WORKER, SweepAbortedError, run_sweep
 from kctsim.experiment.spec import RunSpec
-from kctsim.experiment.store import TIMING_COLUMNS, load_results, metrics_wide, read_log
+from kctsim.experiment.store import (
+    TIMING_COLUMNS,
+    load_results,
+    long_metrics,
+    metrics_wide,
+    read_log,
+)
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -196,10 +202,11 @@ def test_runs_table_has_labels_factors_seed_status_and_summary(sequential_tables
     assert {"p_breakthrough", "lead", "stage_progress_3", "flow_grant"} <= set(runs.columns)
 
 
-def test_metrics_are_long_and_widen_back_to_the_run_metrics():
+def test_metrics_are_long_and_widen_back_to_the_run_metrics(tmp_path):
     spec = tiny_specs(n=1)[0]
     wide = spec.execute().metrics
-    long = run_one(spec).metrics
+    run_sweep([spec], META, tmp_path / "out", executor="sequential", progress=False)
+    long = load_results(tmp_path / "out")["metrics"]
     assert list(long.columns) == ["run_id", "tick", "metric", "value"]
     assert len(long) == len(wide) * (len(wide.columns) - 1)
     back = metrics_wide(long)
@@ -211,7 +218,8 @@ def test_metrics_are_long_and_widen_back_to_the_run_metrics():
 
 
 def test_long_metrics_of_an_empty_run_is_empty():
-    frame = long_metrics(pd.DataFrame({"tick": pd.Series([], dtype="int64")}), run_id=3)
+    empty = np.zeros(0, dtype=np.int64)
+    frame = long_metrics({"run_id": empty, "tick": empty})
     assert frame.empty and list(frame.columns) == ["run_id", "tick", "metric", "value"]
 
 
@@ -240,7 +248,7 @@ def test_failing_run_is_recorded_with_its_traceback_and_the_sweep_goes_on(tmp_pa
 class RaisesMidRun(RunSpec):
     """A run that fails after the model is built (e.g. a bug in a mechanism)."""
 
-    def execute(self):
+    def run(self):
         model = self.build_model()
         model.step()
         raise FloatingPointError("mechanism blew up at tick 1")
@@ -260,7 +268,7 @@ def test_run_raising_mid_run_is_isolated_on_a_process_pool(tmp_path):
 class KillsItsWorker(RunSpec):
     """A run that takes its worker process down (as a segfault or the OOM killer would)."""
 
-    def execute(self):
+    def run(self):
         os._exit(3)
 
 
@@ -281,7 +289,7 @@ def test_dead_worker_aborts_the_sweep_and_resume_finishes_it(tmp_path):
 
 
 class CountingExecutor(ThreadPoolExecutor):
-    """A thread pool that records how many submitted runs were unfinished at once."""
+    """A thread pool that records how many submitted tasks were unfinished at once."""
 
     def __init__(self, workers: int) -> None:
         super().__init__(max_workers=workers)
@@ -302,26 +310,27 @@ class CountingExecutor(ThreadPoolExecutor):
             self.outstanding -= 1
 
 
-def test_runs_in_flight_stay_within_four_per_worker(tmp_path):
+def test_tasks_in_flight_stay_within_two_per_worker(tmp_path):
     with CountingExecutor(workers=2) as executor:
-        report = run_sweep(tiny_specs(n=30, horizon=1), META, tmp_path / "out", executor=executor)
+        report = run_sweep(
+            tiny_specs(n=30, horizon=1), META, tmp_path / "out", executor=executor, batch=2
+        )
     assert report.n_ok == 30
-    assert 2 < executor.most <= 4 * 2
+    assert 2 < executor.most <= TASKS_PER_WORKER * 2
 
 
 MEMORY_SCRIPT = """
     import json, sys
     from kctsim.experiment.runner import run_sweep
     from kctsim.experiment.spec import RunSpec
-    from kctsim.results import run_model
     from test_runner import META, TINY, tiny_specs
 
     # One real tiny run, replayed: the parent's side of the sweep (payloads,
     # buffer, part files, progress) is what could grow with the number of runs.
-    RESULTS = run_model(horizon=1, seed=1, **TINY)
+    RESULTS = tiny_specs(n=1, horizon=1)[0].execute_arrays()
 
     class Replay(RunSpec):
-        def execute(self):
+        def execute_arrays(self):
             return RESULTS
 
     n = int(sys.argv[2])

@@ -59,15 +59,16 @@ def test_part_files_count_only_once_their_runs_are_logged(tmp_path, specs, paylo
     assert sorted(store.committed) == [0, 1]  # run 2 is still buffered
     parts = committed_parts(tmp_path)
     assert list(parts) == [0] and parts[0]["run_ids"] == [0, 1]
-    for table in ("runs", "metrics", "ledger"):
+    for table in ("runs", "metrics", "ledger", "spillover"):
         assert (tmp_path / table / "part-00000.parquet").exists()
         # A part file that no log line commits (a crash before the log line) is never read.
         (tmp_path / table / "part-00007.parquet").write_bytes(
             (tmp_path / table / "part-00000.parquet").read_bytes()
         )
     assert load_results(tmp_path)["runs"]["run_id"].tolist() == [0, 1]
-    store.close()
-    assert load_results(tmp_path)["runs"]["run_id"].tolist() == [0, 1, 2]
+    store.close()  # run 2's block is incomplete: not written, a resume runs it again
+    assert load_results(tmp_path)["runs"]["run_id"].tolist() == [0, 1]
+    assert read_manifest(tmp_path)["status"] == "incomplete"
 
 
 def test_resume_removes_uncommitted_parts_and_temporary_files(tmp_path, specs, payloads):
@@ -116,12 +117,25 @@ def test_a_run_delivered_twice_is_committed_once(tmp_path, specs, payloads):
     assert load_results(tmp_path)["runs"]["run_id"].tolist() == [0, 1]
 
 
-def test_byte_budget_writes_a_part_before_the_run_count_is_reached(tmp_path, specs, payloads):
-    store = open_store(tmp_path, specs, part_runs=1000, part_bytes=1)
-    store.add(payloads[0])
-    store.add(payloads[1])
-    assert list(committed_parts(tmp_path)) == [0, 1]
-    store.close()
+def test_a_part_holds_a_fixed_block_of_runs_whatever_the_order_they_finish(
+    tmp_path, specs, payloads
+):
+    for name, order in (
+        ("forward", payloads),
+        ("shuffled", [payloads[i] for i in (5, 2, 0, 4, 1, 3)]),
+    ):
+        store = open_store(tmp_path / name, specs, part_runs=4)
+        for p in order:
+            store.add(p)
+        store.close()
+    forward, shuffled = (committed_parts(tmp_path / d) for d in ("forward", "shuffled"))
+    assert [p["run_ids"] for p in forward.values()] == [p["run_ids"] for p in shuffled.values()]
+    assert [p["run_ids"] for p in forward.values()] == [[0, 1, 2, 3], [4, 5]]
+    for table in ("runs", "metrics", "ledger", "spillover"):
+        for part in ("part-00000.parquet", "part-00001.parquet"):
+            assert (tmp_path / "forward" / table / part).read_bytes() == (
+                tmp_path / "shuffled" / table / part
+            ).read_bytes()
 
 
 # ----------------------------------------------------------------- refusals
@@ -228,6 +242,7 @@ def test_export_csv_writes_copies_of_every_table(tmp_path, specs, payloads):
         "csv/runs.csv",
         "csv/metrics.csv",
         "csv/ledger.csv",
+        "csv/spillover.csv",
     ]
     tables = load_results(tmp_path)
     for path in paths:

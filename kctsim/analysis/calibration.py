@@ -27,7 +27,6 @@ import json
 import math
 import tomllib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import kctsim
 from kctsim.config import ConfigError
 from kctsim.experiment.scenario import Scenario
 from kctsim.experiment.spec import RunSpec
+from kctsim.files import check_out_dir, now, write_atomic
 
 TARGET = 21
 """Chokepoint technologies broken through by 2023 (35 reported in 2018, 14 still missing)."""
@@ -242,7 +242,7 @@ class Calibration:
             "scenario_hash": f"sha256:{scenario.sha256}",
             "sweep": str(sweep_dir),
             "kctsim": kctsim.__version__,
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created": now(),
         }
 
 
@@ -291,7 +291,7 @@ def write_calibration_toml(record: dict[str, Any], path: Path) -> None:
     ]
     for key, value in record.items():
         lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-    _write_atomic(path, "\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")
 
 
 def run_calibration(
@@ -315,6 +315,7 @@ def run_calibration(
     from kctsim.results import jsonable
 
     sweep_dir = out_dir / "sweep"
+    check_out_dir(out_dir, lambda d: (d / "sweep").is_dir(), "kctsim calibration")
     meta = grid_meta(scenario, costs)
     run_sweep(
         grid_runs(scenario, costs),
@@ -329,12 +330,6 @@ def run_calibration(
     runs = load_results(sweep_dir, tables=("runs",))["runs"]
     calibration = fit(runs, target=target)
     record = calibration.record(scenario, sweep_dir)
-    _write_atomic(out_dir / "calibration.json", json.dumps(jsonable(record), indent=2) + "\n")
-    _write_atomic(out_dir / "curve.csv", calibration.curve.to_csv(index=False))
+    write_atomic(out_dir / "calibration.json", json.dumps(jsonable(record), indent=2) + "\n")
+    write_atomic(out_dir / "curve.csv", calibration.curve.to_csv(index=False))
     return calibration, record
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from kctsim import files
 from kctsim.analysis import robustness as rob
 from kctsim.analysis import stats as st
 from kctsim.analysis.propositions import (
@@ -54,14 +53,18 @@ from kctsim.config import (
     regime_names,
     technology_names,
 )
+from kctsim.experiment.query import open_results
 from kctsim.experiment.scenario import Scenario, parse_scenario
 from kctsim.experiment.store import (
     FACTOR_PREFIX,
+    SweepCorruptError,
     SweepExistsError,
-    committed_parts,
+    check_sweep,
     load_results,
     read_manifest,
 )
+from kctsim.files import now
+from kctsim.ledger import ACCOUNT_TYPES, KINDS
 from kctsim.metrics import stage_metric_names
 from kctsim.results import jsonable, software_versions
 
@@ -219,7 +222,7 @@ def new_manifest(s: Settings, sweeps: dict[str, Scenario]) -> dict[str, Any]:
         "settings": asdict(s),
         "sweeps": {name: sc.meta()["hash"] for name, sc in sweeps.items()},
         "versions": software_versions(),
-        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "started": now(),
         "ended": None,
     }
 
@@ -237,16 +240,19 @@ def read_propositions_manifest(out_dir: Path) -> dict[str, Any] | None:
 
 def check_out_dir(out_dir: Path, manifest: dict[str, Any], resume: bool) -> None:
     """Refuse a directory holding anything but this suite (or, without resume, this suite)."""
-    if out_dir.exists() and not out_dir.is_dir():
+    if out_dir.exists() and not out_dir.is_dir():  # said as the other --out errors say it
         raise PropositionsDirError(f"{out_dir}: is a file, not a directory")
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+    try:
+        ours = files.check_out_dir(
+            out_dir,
+            lambda d: read_propositions_manifest(d) is not None,
+            "kctsim propositions results",
+        )
+    except (files.OutputDirError, NotADirectoryError) as exc:
+        raise PropositionsDirError(str(exc)) from None
+    if not ours:
         return
     old = read_propositions_manifest(out_dir)
-    if old is None:
-        raise PropositionsDirError(
-            f"{out_dir}: is not empty and holds no kctsim propositions results; "
-            "choose another --out or remove it"
-        )
     # The extension sweep is added after the pilot: compare the sweeps known up front,
     # and the settings that decide the replicates (a --quick pilot is not the full job's).
     same_design = all(
@@ -267,12 +273,6 @@ def check_out_dir(out_dir: Path, manifest: dict[str, Any], resume: bool) -> None
             f"{out_dir}: already holds this proposition suite; pass --resume to finish it "
             f"(or rebuild its report with `kctsim report {out_dir}`)"
         )
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n", "utf-8")
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------ running
@@ -302,9 +302,9 @@ def run_suite(
     check_out_dir(out_dir, manifest, resume)
     old = read_propositions_manifest(out_dir)
     if old is not None:
-        manifest = old | {"ended": None, "resumed": [*old.get("resumed", []), _now()]}
+        manifest = old | {"ended": None, "resumed": [*old.get("resumed", []), now()]}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out_dir / MANIFEST, manifest)
+    files.write_json_atomic(out_dir / MANIFEST, jsonable(manifest))
 
     def run(name: str, specs: list, meta: dict[str, Any]) -> None:
         if progress:
@@ -325,17 +325,17 @@ def run_suite(
     run(SUITE, suite.runs(), suite.meta())
     if "design" not in manifest:
         manifest["design"] = replicate_design(out_dir, settings)
-        write_json_atomic(out_dir / MANIFEST, manifest)
+        files.write_json_atomic(out_dir / MANIFEST, jsonable(manifest))
     extension = extension_scenario(settings, manifest["design"])
     if extension is not None:
         scenario, specs = extension
         manifest["sweeps"][EXTENSION] = scenario.meta()["hash"]
-        write_json_atomic(out_dir / MANIFEST, manifest)
+        files.write_json_atomic(out_dir / MANIFEST, jsonable(manifest))
         run(EXTENSION, specs, scenario.meta() | {"name": "propositions_suite_extension"})
     for name, scenario in sweeps.items():
         run(name, scenario.runs(), scenario.meta())
-    manifest["ended"] = _now()
-    write_json_atomic(out_dir / MANIFEST, manifest)
+    manifest["ended"] = now()
+    files.write_json_atomic(out_dir / MANIFEST, jsonable(manifest))
     return manifest
 
 
@@ -383,10 +383,6 @@ def extension_scenario(
     offset = len(technology_names()) * len(regime_names()) * pilot
     specs = [s for s in scenario.runs() if s.replicate >= pilot]
     return scenario, [dataclasses.replace(s, run_id=offset + j) for j, s in enumerate(specs)]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # ----------------------------------------------------------------- analysis
@@ -454,7 +450,8 @@ def analyse(out_dir: Path) -> Analysis:
     try:
         suite_manifest = read_manifest(suite_dir)
         tables = load_results(suite_dir, tables=("runs", "metrics"), metrics=PLOTTED_METRICS)
-    except (FileNotFoundError, ValueError) as exc:
+        check_sweeps_complete(out_dir, manifest)
+    except (FileNotFoundError, ValueError, SweepCorruptError) as exc:
         raise PropositionsDirError(f"{suite_dir}: cannot be read ({exc})") from None
     runs = tables["runs"]
     _check_complete(out_dir, suite_dir, suite_manifest, runs)
@@ -540,26 +537,37 @@ def _check_complete(
         )
 
 
+def check_sweeps_complete(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Refuse, with the counts, when a sweep the suite ran is missing, incomplete or damaged."""
+    for name in manifest.get("sweeps", {}):
+        check = check_sweep(out_dir / name) if (out_dir / name / MANIFEST).is_file() else None
+        if check is None or not check.ok:
+            state = check.line(name) if check else f"{name}: missing"
+            raise PropositionsDirError(
+                f"{state}; the report reads only complete sweeps: finish them with "
+                f"`kctsim propositions --resume --out {out_dir}` and the same options"
+            )
+
+
 def ledger_flows(sweep_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
     """Money moved between agent types per run, averaged over the runs of each
     (technology, regime): columns technology, regime, from_type, to_type, kind, amount.
 
-    The ledger holds every transfer (tens of thousands per run), so it is
-    condensed one part file at a time and never held whole.
+    The ledger (flows or every transfer) is condensed inside DuckDB and never held whole.
     """
-    keys = ["run_id", "from_type", "to_type", "kind"]
-    condensed = []
-    for number in sorted(committed_parts(sweep_dir)):
-        part = pd.read_parquet(
-            sweep_dir / "ledger" / f"part-{number:05d}.parquet", columns=[*keys, "amount"]
-        )
-        condensed.append(part.groupby(keys, observed=True)["amount"].sum().reset_index())
     columns = ["technology", "regime", "from_type", "to_type", "kind", "amount"]
-    if not condensed:
-        return pd.DataFrame(columns=columns)
-    per_run = pd.concat(condensed, ignore_index=True).merge(
-        runs[["run_id", "technology", "regime"]], on="run_id"
-    )
+    # Summed inside DuckDB over the checked parts: only the per-run sums are loaded.
+    with open_results(sweep_dir) as res:
+        if "ledger" not in res.tables:
+            return pd.DataFrame(columns=columns)
+        per_run = res.sql(
+            "SELECT run_id, from_type, to_type, kind, sum(amount) AS amount "
+            "FROM ledger GROUP BY ALL ORDER BY ALL"
+        )
+    for name, categories in (("from_type", ACCOUNT_TYPES), ("to_type", ACCOUNT_TYPES)):
+        per_run[name] = pd.Categorical(per_run[name], categories=categories)
+    per_run["kind"] = pd.Categorical(per_run["kind"], categories=KINDS)
+    per_run = per_run.merge(runs[["run_id", "technology", "regime"]], on="run_id")
     n_runs = runs.groupby(["technology", "regime"]).size().rename("n_runs").reset_index()
     flows = (
         per_run.groupby(columns[:-1], observed=True)["amount"]

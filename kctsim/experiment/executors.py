@@ -218,11 +218,13 @@ def _dask_executor(workers: int | None, scheduler: str | None) -> Iterator[Execu
     cluster = None
     if scheduler is None:
         with dask.config.set(_LOCAL_CLUSTER_CONFIG), _workers_ignore_interrupt():
+            _preload_dask_forkserver()
             cluster = LocalCluster(
                 n_workers=workers or default_workers(),
                 threads_per_worker=1,  # the model is pure Python + numpy: one run per process
                 processes=True,
-                dashboard_address=None,
+                # ":0", not None: None still binds 8787 and warns on many lines when it is taken.
+                dashboard_address=":0",
                 # Workers log tasks cancelled by a Ctrl-C as warnings; errors still show.
                 silence_logs=logging.ERROR,
             )
@@ -271,15 +273,31 @@ def _silence_dask_shutdown() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def _preload_dask_forkserver() -> None:
+    """Start a LocalCluster's workers from a fork server that has imported Dask and
+    kctsim and loaded the kernels, as the process pool's workers are: otherwise each
+    worker process imports and loads them itself, seconds of start-up per sweep."""
+    from distributed.utils import get_mp_context
+
+    get_mp_context()  # Dask sets its own preload list once; ours then replaces it
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["distributed", *_PRELOAD])
+
+
 # Dask's nanny fixes glibc's MALLOC_TRIM_THRESHOLD_ for its workers (and, for a
 # LocalCluster, in this process too). That also freezes the mmap threshold at
 # 128 kB, so each of the model's larger numpy arrays is mapped and unmapped
 # anew: runs took 20% longer than on the process pool. Worker memory is kept
 # in check by the runner instead (see runner._release). Nobody reads the
 # statistical profile of a LocalCluster without a dashboard: don't sample it.
+# Each worker loads the model's kernels as it starts (kctsim.experiment.warm), once,
+# as the process pool's fork server does; on a cluster, `dask worker --preload
+# kctsim.experiment.warm` does the same.
 _LOCAL_CLUSTER_CONFIG = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.worker.profile.enabled": False,
+    "distributed.worker.preload": ["kctsim.experiment.warm"],
+    "distributed.worker.multiprocessing-method": "forkserver",
 }
 
 

@@ -1,9 +1,10 @@
 """Copies of a sweep's tables for other tools: CSV, Excel, Stata or single Parquet files.
 
 :func:`export_tables` reads the committed runs of a sweep directory (see
-:mod:`~kctsim.experiment.store`) and writes ``runs``, ``metrics`` and
-``ledger`` in one format into a folder, with ``export.json`` saying what was
-written from what. Everything is written into a hidden staging folder first
+:mod:`~kctsim.experiment.store`) and writes every table it records (``runs``,
+``metrics``, ``ledger``, ``spillover``, as its ``[output]`` chose) in one
+format into a folder, with ``export.json`` saying what was written from what.
+Everything is written into a hidden staging folder first
 and moved into place only when every file is complete, so a failure (a full
 disk, a table too large for Excel) leaves no half-written file and the
 previous export intact.
@@ -81,7 +82,7 @@ def export_tables(
         raise ExportError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
     tables = load_results(sweep_dir)
-    if wide:
+    if wide and "metrics" in tables:  # a sweep's [output] may record no metrics
         tables["metrics"] = metrics_wide(tables["metrics"])
     if fmt == "xlsx":
         for name, frame in tables.items():

@@ -1,12 +1,15 @@
 """Running a sweep: RunSpecs out to an executor, finished runs into the store.
 
-:func:`run_sweep` submits the runs not yet in the sweep directory to a
-``concurrent.futures.Executor`` (see :mod:`~kctsim.experiment.executors`),
-keeping only a few per worker in flight, and hands each finished run to the
-:class:`~kctsim.experiment.store.SweepStore`, which streams it to disk. A run
-that raises is recorded as failed, with its traceback, and the sweep goes on.
-Each run's randomness comes only from its own seed (spawned from the root
-seed), so the stored tables are the same whichever executor ran them.
+:func:`run_sweep` cuts the runs not yet in the sweep directory into small
+batches and submits them to a ``concurrent.futures.Executor`` (see
+:mod:`~kctsim.experiment.executors`), keeping only a few batches per worker in
+flight; each worker runs its batch and sends back each run condensed into
+compact arrays (what the scenario's ``[output]`` records, nothing more), which
+the :class:`~kctsim.experiment.store.SweepStore` streams to disk. A run that
+raises is recorded as failed, with its traceback, and the sweep goes on. Each
+run's randomness comes only from its own seed (spawned from the root seed),
+and part files hold fixed blocks of runs, so the stored bytes are the same
+whichever executor ran them, with however many workers.
 """
 
 from __future__ import annotations
@@ -16,37 +19,40 @@ import multiprocessing
 import os
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from pandas.api.types import is_numeric_dtype
 from tqdm import tqdm
 
 from kctsim.experiment.executors import (
     DEFAULT_EXECUTOR,
+    SequentialExecutor,
     check_executor,
     make_executor,
     parallelism,
 )
-from kctsim.experiment.spec import RunSpec
+from kctsim.experiment.spec import Output, RunSpec
 from kctsim.experiment.store import (
     FACTOR_PREFIX,
-    PART_BYTES,
-    PART_RUNS,
     RunPayload,
     SweepStore,
+    ledger_flows,
+    select_metrics,
 )
 from kctsim.model import compile_kernels
 
-IN_FLIGHT_PER_WORKER = 4
-"""Runs submitted per worker at a time: enough to keep workers busy, few enough
-that memory does not grow with the size of the sweep."""
+TASKS_PER_WORKER = 2
+"""Tasks (batches) in flight per worker: one running, one waiting, so a worker never
+idles while the main process stores a result; few enough that memory does not
+grow with the size of the sweep."""
+MAX_BATCH = 8
+"""Runs per task at most: enough to spread a task's fixed cost (scheduling,
+pickling, a Dask round trip) over several runs, few enough to balance the load."""
 
 # Summary columns that repeat what the runs row already says (and says better:
 # the labels are the scenario's, and the seed is the spawned SeedSequence).
@@ -72,18 +78,45 @@ def _prepare_worker() -> None:
         gc.freeze()
 
 
+@contextmanager
+def _frozen_if_in_process(executor: Executor) -> Iterator[None]:
+    """For runs in this process: kernels loaded and every object so far frozen
+    (``gc.freeze``) for the sweep's duration, then unfrozen.
+
+    A full collection (see :func:`_release`) then walks only the sweep's own
+    objects, a millisecond or two instead of about 90 ms over numba's kernels and
+    the caller's objects; unfreezing at the end hands the caller's objects back to
+    the collector, so nothing of theirs is pinned.
+    """
+    if not isinstance(executor, SequentialExecutor):
+        yield
+        return
+    global _FROZEN
+    compile_kernels()
+    gc.collect()
+    gc.freeze()
+    _FROZEN = True
+    try:
+        yield
+    finally:
+        _FROZEN = False
+        gc.unfreeze()
+
+
 def _release() -> None:
     """Collect the finished model's reference cycles now, in a worker.
 
     Agents and model refer to each other, so a model is freed only by the
     cyclic collector, whose full passes are rare; between them a long-lived
-    worker piles up dead models and its RSS creeps up by 100+ MB.
+    worker piles up dead models and its RSS creeps up by 100+ MB. In this
+    process (the sequential executor), what was frozen by :func:`_frozen_if_in_process`.
     """
-    if multiprocessing.parent_process() is not None:
+    if _FROZEN or multiprocessing.parent_process() is not None:
         gc.collect()
 
 
 _PREPARED = False
+_FROZEN = False  # gc.get_freeze_count() walks the frozen objects: tens of ms
 
 
 class SweepAbortedError(RuntimeError):
@@ -147,15 +180,16 @@ def run_sweep(
     scheduler: str | None = None,
     resume: bool = False,
     progress: bool = True,
-    part_runs: int = PART_RUNS,
-    part_bytes: int = PART_BYTES,
+    part_runs: int | None = None,
+    output: Output | None = None,
+    batch: int | None = None,
 ) -> SweepReport:
     """Execute ``specs`` and stream their results into ``out_dir``.
 
     Args:
         specs: the runs of the sweep (run ids unique; normally ``0..n-1``).
-        meta: scenario ``name``, ``hash``, ``text``, root ``seed`` and ``design``
-            (recorded in the manifest; the hash identifies the sweep).
+        meta: scenario ``name``, ``hash``, ``text``, root ``seed``, ``design`` and
+            ``data_files`` (recorded in the manifest; the hash identifies the sweep).
         out_dir: the sweep directory (see :mod:`~kctsim.experiment.store`).
         executor: ``sequential``, ``processes`` or ``dask``, or any
             ``concurrent.futures.Executor`` (the caller then shuts it down).
@@ -163,8 +197,11 @@ def run_sweep(
         scheduler: address of a running Dask scheduler (``dask`` only).
         resume: continue the sweep already in ``out_dir``, running only missing runs.
         progress: show a progress bar (runs done and failed, rate, ETA) on stderr.
-        part_runs: runs per part file at most.
-        part_bytes: buffered bytes that force a part file out early.
+        part_runs: runs per part file (default: the store's, by ``output``).
+        output: what is recorded of each run (default: the scenario's ``[output]``
+            defaults: all metrics, the ledger's flows, the spillover matrix).
+        batch: runs per task (default: up to :data:`MAX_BATCH`, so that every
+            worker gets several tasks).
 
     Raises:
         SweepExistsError: ``out_dir`` holds a different sweep, or this one and
@@ -180,6 +217,8 @@ def run_sweep(
     if isinstance(executor, str):  # before the sweep directory is written
         check_executor(executor, workers, scheduler)
     kind = executor if isinstance(executor, str) else type(executor).__name__
+    if output is None:
+        output = Output.from_record(meta.get("output"))
     store = SweepStore.open(
         out_dir,
         meta,
@@ -191,7 +230,7 @@ def run_sweep(
         resume=resume,
         event={"executor": kind, "workers": workers, "scheduler": scheduler},
         part_runs=part_runs,
-        part_bytes=part_bytes,
+        output=output,
     )
     report = SweepReport(
         out_dir=Path(out_dir),
@@ -208,9 +247,9 @@ def run_sweep(
                 if isinstance(executor, str)
                 else nullcontext(executor)
             )
-            with owned as ex:
+            with owned as ex, _frozen_if_in_process(ex):
                 report.workers = parallelism(ex)
-                _execute(todo, ex, store, report, progress)
+                _execute(todo, ex, store, report, progress, batch)
     except SweepAbortedError as exc:
         store.close("aborted", reason=_exception_text(exc))
         raise
@@ -225,13 +264,28 @@ def run_sweep(
     return report
 
 
+def batch_size(n_runs: int, workers: int, batch: int | None = None) -> int:
+    """Runs per task: at most :data:`MAX_BATCH`, and small enough that each worker
+    gets at least four tasks (the last tasks of a sweep then end close together)."""
+    if batch is not None:
+        return max(1, int(batch))
+    return max(1, min(MAX_BATCH, n_runs // (4 * max(workers, 1))))
+
+
 def _execute(
-    todo: list[RunSpec], executor: Executor, store: SweepStore, report: SweepReport, progress: bool
+    todo: list[RunSpec],
+    executor: Executor,
+    store: SweepStore,
+    report: SweepReport,
+    progress: bool,
+    batch: int | None,
 ) -> None:
-    """Keep a bounded window of runs in flight and store each as it finishes."""
-    queue = iter(todo)
-    pending: dict[Future, RunSpec] = {}
-    window = IN_FLIGHT_PER_WORKER * report.workers
+    """Keep a bounded window of batches in flight and store each run as it comes back."""
+    size = batch_size(len(todo), report.workers, batch)
+    batches = iter([todo[i : i + size] for i in range(0, len(todo), size)])
+    output = store.output
+    pending: dict[Future, list[RunSpec]] = {}
+    window = TASKS_PER_WORKER * report.workers
     checked = time.monotonic()
     bar = tqdm(
         total=report.n_runs,
@@ -244,40 +298,42 @@ def _execute(
     with bar:
         while True:
             if time.monotonic() - checked > 10:  # a remote Dask cluster may gain workers
-                window = IN_FLIGHT_PER_WORKER * parallelism(executor)
+                window = TASKS_PER_WORKER * parallelism(executor)
                 checked = time.monotonic()
             while len(pending) < window:
-                spec = next(queue, None)
-                if spec is None:
+                specs = next(batches, None)
+                if specs is None:
                     break
-                pending[executor.submit(run_one, spec)] = spec
+                pending[executor.submit(run_batch, specs, output)] = specs
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                spec = pending.pop(future)
-                payload = _payload_of(future, spec)
-                if payload is None:  # the executor itself broke: stop, keep what is done
+                specs = pending.pop(future)
+                payloads = _payloads_of(future, specs)
+                if payloads is None:  # the executor itself broke: stop, keep what is done
                     for other in pending:
                         other.cancel()
-                    missing = len(pending) + 1 + sum(1 for _ in queue)
+                    missing = sum(len(s) for s in pending.values()) + len(specs)
+                    missing += sum(len(s) for s in batches)
                     raise SweepAbortedError(
                         f"sweep aborted: the {report.executor} executor broke down "
                         f"({_exception_line(future)}); {missing} runs not done. "
                         "Run the same command again with --resume (resume=True) to finish them."
                     )
-                store.add(payload)
-                if payload.status == "ok":
-                    report.n_ok += 1
-                else:
-                    report.n_failed += 1
-                    report.failed.append((payload.run_id, _last_line(payload)))
-                    bar.set_postfix(failed=report.n_failed, refresh=False)
-                bar.update(1)
+                for payload in payloads:
+                    store.add(payload)
+                    if payload.status == "ok":
+                        report.n_ok += 1
+                    else:
+                        report.n_failed += 1
+                        report.failed.append((payload.run_id, _last_line(payload)))
+                        bar.set_postfix(failed=report.n_failed, refresh=False)
+                bar.update(len(payloads))
 
 
-def _payload_of(future: Future, spec: RunSpec) -> RunPayload | None:
-    """The payload of a finished future; None if the executor broke down."""
+def _payloads_of(future: Future, specs: list[RunSpec]) -> list[RunPayload] | None:
+    """The payloads of a finished batch; None if the executor broke down."""
     if future.cancelled():
         return None
     exc = future.exception()
@@ -286,63 +342,54 @@ def _payload_of(future: Future, spec: RunSpec) -> RunPayload | None:
     if isinstance(exc, BrokenExecutor):
         return None
     # run_one catches everything a run raises, so this failed on the way (pickling,
-    # a Dask worker killed repeatedly by this run): still this run's failure.
+    # a Dask worker killed repeatedly by this batch): still these runs' failure.
     text = "".join(traceback.format_exception(exc))
-    return _failed_payload(spec, text, wall_time=float("nan"))
+    return [_failed_payload(spec, text, wall_time=float("nan")) for spec in specs]
 
 
-def run_one(spec: RunSpec) -> RunPayload:
-    """Execute one run in a worker and condense it into its rows of each table.
+def run_batch(specs: Sequence[RunSpec], output: Output | None = None) -> list[RunPayload]:
+    """Execute a few runs in a worker, one after the other (see :func:`run_one`)."""
+    return [run_one(spec, output) for spec in specs]
+
+
+def run_one(spec: RunSpec, output: Output | None = None) -> RunPayload:
+    """Execute one run in a worker and condense it into what ``output`` records.
 
     Never raises for a failing run: the exception becomes status ``failed`` and
     its traceback goes into the ``error`` column.
     """
+    output = output or Output()
     _prepare_worker()
     start = time.perf_counter()
     try:
-        results = spec.execute()
+        arrays = spec.execute_arrays()
     except Exception:
         return _failed_payload(spec, traceback.format_exc(), time.perf_counter() - start)
     finally:
         _release()
-    metrics = long_metrics(results.metrics, spec.run_id)
-    ledger = results.ledger.copy()
-    ledger.insert(0, "run_id", np.int64(spec.run_id))
-    row = _run_row(spec, "ok", None, time.perf_counter() - start)
-    summary = results.summary.iloc[0].to_dict()
-    row |= {k: v for k, v in summary.items() if k not in _SUMMARY_DROP and k not in row}
-    return RunPayload(spec.run_id, "ok", row, metrics, ledger)
-
-
-def long_metrics(wide: pd.DataFrame, run_id: int) -> pd.DataFrame:
-    """Per-tick metrics (``tick`` plus one column per metric) as run_id, tick, metric, value."""
-    columns = wide.columns.tolist()  # iterating the (Arrow-backed) Index itself is slow
-    numeric = [is_numeric_dtype(dtype) for dtype in wide.dtypes.tolist()]
-    keep = [n and c != "tick" for c, n in zip(columns, numeric, strict=True)]
-    names = [c for c, k in zip(columns, keep, strict=True) if k]
-    # One block conversion when every column is numeric; selecting columns costs 20x more.
-    if all(numeric):
-        values = wide.to_numpy(dtype=float)[:, np.array(keep, dtype=bool)]
-    else:
-        values = wide[names].to_numpy(dtype=float)
-    # Tick-major rows: each tick's metrics together, in the model's order.
-    n_ticks, n_metrics = values.shape
-    return pd.DataFrame(
-        {
-            "run_id": np.full(n_ticks * n_metrics, run_id, dtype=np.int64),
-            "tick": np.repeat(wide["tick"].to_numpy(dtype=np.int64), n_metrics),
-            "metric": np.tile(np.asarray(names, dtype=object), n_ticks),
-            "value": values.ravel(),
-        }
+    row = _run_row(spec, "ok", None)
+    row |= {k: v for k, v in arrays.summary.items() if k not in _SUMMARY_DROP and k not in row}
+    ledger = None
+    if output.ledger == "flows":
+        ledger = ledger_flows(arrays.ledger)
+    elif output.ledger == "full":
+        ledger = arrays.ledger
+    return RunPayload(
+        spec.run_id,
+        "ok",
+        row,
+        metrics=select_metrics(arrays.metrics, output) if output.metrics != "none" else None,
+        ledger=ledger,
+        spillover=arrays.spillover.ravel() if output.spillover else None,
+        wall_time=time.perf_counter() - start,
     )
 
 
 def _failed_payload(spec: RunSpec, error: str, wall_time: float) -> RunPayload:
-    row = _run_row(spec, "failed", error, wall_time)
-    return RunPayload(spec.run_id, "failed", row, pd.DataFrame(), pd.DataFrame())
+    return RunPayload(spec.run_id, "failed", _run_row(spec, "failed", error), wall_time=wall_time)
 
 
-def _run_row(spec: RunSpec, status: str, error: str | None, wall_time: float) -> dict[str, Any]:
+def _run_row(spec: RunSpec, status: str, error: str | None) -> dict[str, Any]:
     row: dict[str, Any] = {
         "run_id": int(spec.run_id),
         "technology": str(spec.technology),
@@ -357,7 +404,6 @@ def _run_row(spec: RunSpec, status: str, error: str | None, wall_time: float) ->
         "spawn_key": ",".join(str(int(k)) for k in spec.spawn_key),
         "status": status,
         "error": error,
-        "wall_time": float(wall_time),
     }
     return row
 

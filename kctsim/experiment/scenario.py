@@ -56,7 +56,8 @@ from kctsim.config import (
     technology_names,
 )
 from kctsim.experiment import design as dsg
-from kctsim.experiment.spec import RunSpec
+from kctsim.experiment.spec import LEDGER_CHOICES, METRICS_CHOICES, Output, RunSpec
+from kctsim.metrics import RUN_METRICS, stage_metric_names
 
 
 class ScenarioError(ConfigError):
@@ -78,7 +79,9 @@ TOP_KEYS: tuple[str, ...] = (
     "technologies_custom",
     "cells",
     "design",
+    "output",
 )
+OUTPUT_KEYS: tuple[str, ...] = ("metrics", "metrics_every", "ledger", "spillover")
 DESIGN_KEYS: tuple[str, ...] = ("method", "samples", "seed", "factors", "points")
 CELLS_KEYS: tuple[str, ...] = (
     "file",
@@ -178,6 +181,7 @@ class Scenario:
         regime_levers: regime label -> validated levers (with ``[levers]`` applied).
         cells: the named technologies of a ``[cells]`` scenario (empty otherwise).
         data_files: data files read (path relative to the scenario) -> sha256.
+        output: what a sweep records of each run (``[output]``).
     """
 
     name: str
@@ -199,6 +203,7 @@ class Scenario:
     calibration: dict[str, Any] | None = None
     cells: tuple[Cell, ...] = ()
     data_files: dict[str, str] = field(default_factory=dict)
+    output: Output = field(default_factory=Output)
     # Validated at load time, one per (regime, point), (technology, point) and point.
     _levers: dict[tuple[str, int], Levers] = field(default_factory=dict, repr=False)
     _techs: dict[tuple[str, int], TechnologyType] = field(default_factory=dict, repr=False)
@@ -219,7 +224,7 @@ class Scenario:
         """What a sweep's manifest records about the scenario (plain, JSON-able data).
 
         Keys: ``name``, ``description``, ``path``, ``hash`` (``"sha256:<hex>"``),
-        ``text``, ``seed``, ``replicates``, ``horizon``, ``data_files``,
+        ``text``, ``seed``, ``replicates``, ``horizon``, ``data_files``, ``output``,
         ``cells`` and ``design`` (method, factors, samples, seed, number of
         points and, for ``sobol``, SALib's ``problem``).
 
@@ -237,6 +242,7 @@ class Scenario:
             "replicates": self.replicates,
             "horizon": self.horizon,
             "data_files": dict(self.data_files),
+            "output": self.output.record(),
             "cells": [
                 {
                     "label": c.label,
@@ -588,6 +594,7 @@ class _Reader:
         self.check_used(data, "regimes_custom", used_regimes)
 
         design = self.design(data, seed)
+        output = self.output(data, [techs[t] for t in used_techs])
         n_combos = (
             sum(len(c.regimes) for c in cells) if cells else len(used_techs) * len(used_regimes)
         )
@@ -636,10 +643,43 @@ class _Reader:
             calibration=self.calibration,
             cells=cells,
             data_files=dict(self.data_files),
+            output=output,
             _levers=point_levers,
             _techs=point_techs,
             _overrides=tuple(overrides),
         )
+
+    def output(self, data: Mapping[str, Any], techs: list[TechnologyType]) -> Output:
+        """``[output]``: what a sweep records of each run (defaults: see :class:`Output`)."""
+        spec = self.table(data, "output")
+        self.check_keys(spec, OUTPUT_KEYS, "output")
+        metrics: str | tuple[str, ...] = spec.get("metrics", "all")
+        names = [*RUN_METRICS[1:], *stage_metric_names(max(len(t.stages) for t in techs))]
+        if isinstance(metrics, str):
+            if metrics not in METRICS_CHOICES:
+                raise self.error(
+                    "output.metrics",
+                    f"{metrics!r}{suggest(metrics, METRICS_CHOICES)}; "
+                    'allowed: "all", "none" or an array of per-tick metric names',
+                )
+        else:
+            metrics = self.names(metrics, "output.metrics", names, "metric")
+        every = (
+            self.integer(spec, "metrics_every", 1, 100_000, "output.metrics_every")
+            if ("metrics_every" in spec)
+            else 1
+        )
+        ledger = spec.get("ledger", "flows")
+        if ledger not in LEDGER_CHOICES:
+            raise self.error(
+                "output.ledger",
+                f"{ledger!r}{suggest(str(ledger), LEDGER_CHOICES)}; "
+                f"allowed: {', '.join(LEDGER_CHOICES)}",
+            )
+        spillover = spec.get("spillover", True)
+        if not isinstance(spillover, bool):
+            raise self.error("output.spillover", f"{spillover!r}; allowed: true, false")
+        return Output(metrics=metrics, metrics_every=every, ledger=ledger, spillover=spillover)
 
     def population(self, data: Mapping[str, Any]) -> dict[str, int]:
         table = self.table(data, "population")

@@ -8,7 +8,68 @@ from typing import Any
 import numpy as np
 
 from kctsim.config import Levers, TechnologyType
-from kctsim.results import RunResults, collect_results
+from kctsim.results import RunArrays, RunResults, collect_results, run_arrays
+
+METRICS_CHOICES = ("all", "none")
+LEDGER_CHOICES = ("flows", "full", "none")
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a sweep records of each run (a scenario's ``[output]`` section).
+
+    Args:
+        metrics: ``"all"``, ``"none"`` or a tuple of per-tick metric names.
+        metrics_every: keep every k-th tick of the per-tick metrics (and the last tick).
+        ledger: ``"flows"``: money summed per tick by payer type, payee type, kind
+            and stage (a few hundred rows a run); ``"full"``: every transfer;
+            ``"none"``: no ledger (the summary keeps the totals by kind).
+        spillover: record the source x receiver spillover matrix of each run.
+    """
+
+    metrics: str | tuple[str, ...] = "all"
+    metrics_every: int = 1
+    ledger: str = "flows"
+    spillover: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.metrics, str) and self.metrics not in METRICS_CHOICES:
+            raise ValueError(f"output.metrics: {self.metrics!r}; allowed: all, none, or a list")
+        if self.ledger not in LEDGER_CHOICES:
+            raise ValueError(
+                f"output.ledger: {self.ledger!r}; allowed: {', '.join(LEDGER_CHOICES)}"
+            )
+        if int(self.metrics_every) < 1:
+            raise ValueError(
+                f"output.metrics_every: {self.metrics_every}; allowed: an integer >= 1"
+            )
+
+    def record(self) -> dict[str, Any]:
+        """The choice as plain data (for the manifest)."""
+        metrics = self.metrics if isinstance(self.metrics, str) else list(self.metrics)
+        return {
+            "metrics": metrics,
+            "metrics_every": int(self.metrics_every),
+            "ledger": self.ledger,
+            "spillover": bool(self.spillover),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any] | None) -> Output:
+        """The inverse of :meth:`record` (None: the defaults)."""
+        if not record:
+            return cls()
+        metrics = record.get("metrics", "all")
+        return cls(
+            metrics=metrics if isinstance(metrics, str) else tuple(metrics),
+            metrics_every=int(record.get("metrics_every", 1)),
+            ledger=str(record.get("ledger", "flows")),
+            spillover=bool(record.get("spillover", True)),
+        )
+
+
+FULL_OUTPUT = Output(ledger="full")
+"""Everything, as ``kctsim run`` writes it for one run."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +118,17 @@ class RunSpec:
             **self.overrides,
         )
 
-    def execute(self) -> RunResults:
-        """Build, run to the horizon and collect the results of this run."""
+    def run(self):
+        """The model of this run, stepped to its horizon."""
         model = self.build_model()
         while model.running:
             model.step()
-        return collect_results(model, seed=None)
+        return model
+
+    def execute(self) -> RunResults:
+        """Build, run to the horizon and collect the results of this run as tables."""
+        return collect_results(self.run(), seed=None)
+
+    def execute_arrays(self) -> RunArrays:
+        """Build, run to the horizon and collect the results of this run as arrays."""
+        return run_arrays(self.run(), seed=None)
