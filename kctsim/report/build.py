@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from kctsim import names
 from kctsim.analysis.propositions import CONTINGENCY, load_plan, load_propositions, primary
 from kctsim.analysis.robustness import ROBUSTNESS_RULE
 from kctsim.analysis.suite import EXTENSION, MANIFEST, SUITE, Analysis
@@ -23,23 +24,6 @@ from kctsim.report import figures as fg
 FIGURES = "figures"
 TABLES = ("verdicts", "mechanisms", "fit_matrix", "flows", "worlds", "drivers", "differences")
 
-# The paper's names, in English with the Chinese term (the modes as the paper's
-# propositions and conclusion write them: 螺旋递进, 丛林竞争, 主控布局).
-NAMES = {
-    "spiral": "Spiral Progressive (螺旋递进)",
-    "jungle": "Jungle Competition (丛林竞争)",
-    "main_layout": "Main Layout (主控布局)",
-    "dislocated": "subject dislocation (主体错位)",
-    "path_dependent": "path dependence (路径依赖)",
-    "misallocated": "resource misallocation (资源错配)",
-}
-# Figures: the English names only (the plotting font has no CJK glyphs).
-FIGURE_NAMES = {key: name.split(" (")[0] for key, name in NAMES.items()}
-TYPE_NAMES = {
-    "key_generic": "key generic technologies (关键共性技术)",
-    "cutting_edge": "cutting-edge technologies (前沿引领技术)",
-    "major_strategic": "major strategic technologies (重大战略技术)",
-}
 VERDICT_WORDS = {
     "supported": "supported",
     "contradicted": "contradicted (the difference points the other way)",
@@ -61,7 +45,14 @@ def _share(value: float) -> str:
 
 
 def _name(regime: str) -> str:
-    return NAMES.get(regime, f"`{regime}`")
+    """The paper's name of a regime, with its Chinese term (kctsim.names)."""
+    return names.regime(regime)
+
+
+def _types(technology: str) -> str:
+    """'key generic technologies (关键共性技术)': a technology type in a sentence."""
+    title = names.entry("technologies", technology).title or names.technology(technology)
+    return title[0].lower() + title[1:].replace("technology", "technologies", 1)
 
 
 _YEARS = {1: "year", 2: "two years", 5: "five years", 10: "ten years", 20: "twenty years"}
@@ -98,7 +89,7 @@ def sentence(row: pd.Series) -> str:
     when = "sooner" if row["effect"] >= 0 else "later"
     return (
         f"**{row['proposition']}** {_name(better)} breaks through "
-        f"{TYPE_NAMES.get(row['technology'], row['technology'])} {size:.2f} quarters {when} on "
+        f"{_types(row['technology'])} {size:.2f} quarters {when} on "
         f"average than {rivals} within {_span(row['tau'])}, {ci}: **{verdict}**."
     )
 
@@ -306,7 +297,13 @@ def make_figures(a: Analysis, figure_dir: Path) -> list[doc.Figure]:
     if not a.differences.empty:
         save(
             curves.plot_difference_curves(
-                a.differences, sorted(set(a.verdicts["tau"])), FIGURE_NAMES
+                a.differences,
+                sorted(set(a.verdicts["tau"])),
+                {
+                    r: names.name("regimes", r)
+                    for r in set(a.differences.get("better", []))
+                    | set(a.differences.get("worse", []))
+                },  # fmt: skip
             ),
             "difference_curves",
             "P(better) minus P(worse): the difference in the share broken through by each "
