@@ -206,3 +206,19 @@ def test_the_results_page_starts_on_results_propositions_when_make_run_wrote_it(
     assert Session.new().results_dir.value == ""  # not ours: left alone
     (target / "manifest.json").write_text(json.dumps({"format": FORMAT}))
     assert Session.new().results_dir.value == "results/propositions"
+
+
+def test_a_propositions_directory_with_a_missing_or_incomplete_sweep_is_refused(
+    propositions_dir, tmp_path
+):
+    """As `kctsim report`: the Results page shows only complete, intact sweeps."""
+    copy = tmp_path / "propositions"
+    shutil.copytree(propositions_dir, copy)
+    manifest = {"format": "kctsim-propositions/1", "sweeps": {"suite": {}}}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert isinstance(open_results(copy), PropositionsView)  # complete: opens
+    # A robustness sweep the job ran but that is gone would otherwise go unnoticed.
+    manifest["sweeps"]["robustness/cutting_edge"] = {}
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ResultsError, match="robustness/cutting_edge: missing"):
+        open_results(copy)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from kctsim.analysis.suite import FORMAT as PROPOSITIONS_FORMAT
-from kctsim.analysis.suite import ROBUSTNESS, SUITE
+from kctsim.analysis.suite import ROBUSTNESS, SUITE, PropositionsDirError, check_sweeps_complete
 from kctsim.experiment.store import FORMAT as SWEEP_FORMAT
 from kctsim.experiment.store import MANIFEST, load_results, metrics_wide, sweep_status
 
@@ -142,6 +142,10 @@ def open_sweep(directory: Path) -> SweepView:
 
 
 def open_propositions(directory: Path, manifest: dict[str, Any]) -> PropositionsView:
+    try:  # as `kctsim report`: only complete, intact sweeps are shown
+        check_sweeps_complete(directory, manifest)
+    except PropositionsDirError as exc:
+        raise ResultsError(f"{directory}: {exc}") from exc
     verdict_file = directory / "verdicts.csv"
     if not verdict_file.is_file():
         raise ResultsError(f"{directory}: propositions directory without verdicts.csv")
