@@ -903,9 +903,9 @@ def add_calibrate(subparsers: Any) -> None:
         "--grid",
         type=_positive_float,
         nargs=2,
-        default=(30.0, 300.0),
+        default=(10.0, 300.0),
         metavar=("LOW", "HIGH"),
-        help="range of cost scales searched (default: 30 300)",
+        help="range of cost scales searched (default: 10 300)",
     )
     p.add_argument(
         "--points",
