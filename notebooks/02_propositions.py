@@ -27,6 +27,7 @@
 # [docs/propositions.md](../docs/propositions.md).
 
 # %%
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -55,12 +56,14 @@ if SETTING == "small":
     # 3 replicates, 10 quarters, 2 robustness worlds: enough to draw every figure.
     source = results / "notebooks" / "02_propositions_small"
     tiny = Settings(replicates=3, ticks=10, robustness_samples=2, robustness_replicates=2)
+    # A throwaway suite of a few seconds, made afresh: a changed default (the shipped
+    # calibration) must not clash with the settings of one made earlier.
+    shutil.rmtree(source, ignore_errors=True)
     run_suite(
         source,
         tiny,
         executor="sequential" if WORKERS == 1 else "processes",
         workers=WORKERS,
-        resume=True,
         progress=False,
     )
 else:
