@@ -10,11 +10,14 @@ penalty of their own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg")
+# As in kctsim.report.figures: files only, but a notebook keeps its inline backend.
+if "inline" not in os.environ.get("MPLBACKEND", ""):
+    matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
