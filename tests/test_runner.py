@@ -352,7 +352,7 @@ def test_memory_stays_bounded_over_thousands_of_runs(tmp_path):
         result = json.loads(done.stdout.splitlines()[-1])
         assert result["ok"] == n
         peaks[n] = result["peak_mb"]
-    assert peaks[2000] < 400, peaks
+    assert peaks[2000] < 500, peaks  # the bound a 10,000-run sweep must keep (issue 14)
     # 13x the runs, barely more memory: nothing is kept per run (keeping every
     # payload would add about 60 MB).
     assert peaks[2000] - peaks[150] < 25, peaks
