@@ -141,9 +141,8 @@ def advance(model) -> int:
     model.cum_gov_money += result.gov_money
     model.tick_moves_imitation += result.n_imitation
     model.tick_moves_innovation += result.n_innovation
-    if result.n_discoveries:
-        found = rnd_discoveries(model)[: result.n_discoveries]
-        model.discoveries.extend(found.tolist())
+    if result.n_discoveries:  # rows with a new best design: start-ups may follow
+        model.discoveries.extend(model.discovery_buffer[: result.n_discoveries].tolist())
     if model.breakthrough_tick < 0 and result.passed:
         model.breakthrough_tick = model.tick
     exits = demography.exit_buffer(model)
@@ -151,11 +150,6 @@ def advance(model) -> int:
     if result.done == MEASURED:
         metrics.finish(model)
     return result.done
-
-
-def rnd_discoveries(model) -> np.ndarray:
-    """The R&D kernel's buffer of rows that made a discovery this tick."""
-    return model.discovery_buffer
 
 
 def _call_kernel(model, first_stage: int) -> TickResult:
