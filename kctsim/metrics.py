@@ -145,7 +145,7 @@ DIVERSITY, LOCK_IN, IMITATION_SHARE, DENSITY, CLUSTERING, CENTRALISATION, ADOPTI
         "clustering",
         "centralisation",
         "adoption_share",
-    )  # fmt: skip
+    )
 )
 STAGE_AT = len(FLOAT_METRICS)  # the per-stage metrics, three per stage
 TICK, AT_RISK, BREAKTHROUGH, RIVAL_REACHED = (
