@@ -72,10 +72,10 @@ def tick_constants(levers, params, tech) -> TickConstants:
     return TickConstants(
         technology=TechnologyConstants(float(tech.spec.turbulence), float(tech.rival_hazard)),
         funding=funding.constants(levers, params),
-        market=market.constants(levers, params, float(tech.gates[-1])),
+        market=market.constants(levers, params, tech),
         contribution=contribution.constants(params),
         research=rnd.constants(levers, params, tech),
-        spillover=spillover.constants(levers, params),
+        spillover=spillover.constants(levers, params, tech),
         network=network.constants(levers, params),
         people=people.constants(levers, params),
         demography=demography.constants(levers, params),
@@ -105,6 +105,16 @@ class TickResult(NamedTuple):
     n_exit: int  # rows in the exit buffer
     n_new: int  # entrants (-1: drawn after the exits, in Python)
     rival_tick: int
+
+
+@njit(**JIT)
+def _rival_arrives_first(terrain):
+    """The foreign rival reached the target before any domestic breakthrough: its design
+    becomes the foreign design of every stage that had none (imitable unless the
+    blockade refuses it; the government's target; docs/ODD.md, section 7.1)."""
+    for s in range(len(terrain.frontier)):
+        if terrain.frontier[s] < 0:
+            terrain.frontier[s] = terrain.rival_design[s]
 
 
 def advance(model) -> int:
@@ -272,6 +282,9 @@ def _advance_kernel(state, now):
             )  # fmt: skip
     if rival_tick < 0 and random(rng) < c.technology.rival_hazard:
         rival_tick = tick
+        if now.breakthrough_tick < 0:
+            _rival_arrives_first(terrain)
+    rival_first = rival_tick >= 0 and not (0 <= now.breakthrough_tick < rival_tick)
     # 1. The government sets its direction (every PLAN_PERIOD ticks) and allocates its
     # budget.
     funding.direct(rng, c.funding, tick, terrain, plan.direction)
@@ -280,7 +293,7 @@ def _advance_kernel(state, now):
     )
     # 2. Users adopt and pay; revenue and premium.
     pos, adoptions = market._trade_kernel(
-        rng, c.market, now, orgs, census, fitness, users, books, pos
+        rng, c.market, now, orgs, census, fitness, users, books, pos, rival_first
     )
     # 3a. Contributions r move toward better-paid peers (from the second tick on).
     cc = c.contribution

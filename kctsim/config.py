@@ -223,6 +223,12 @@ class TechnologyType:
         blockade: chance an attempt to imitate a foreign design is refused.
         rival_hazard: chance per tick a foreign rival reaches the target.
         cost_multiplier: R&D cost relative to the global cost scale.
+        externality: how readily the type's designs leak into the public pool, as a
+            multiple of the ``spillover`` parameter (the paper's 外部性 of key generic
+            technologies).
+        rival_market_share: share of the technology premium the foreign rival takes
+            when it arrives before the domestic breakthrough (the first-mover rent
+            lost; 0 where there is no race).
     """
 
     name: str
@@ -232,6 +238,8 @@ class TechnologyType:
     blockade: float
     rival_hazard: float
     cost_multiplier: float
+    externality: float
+    rival_market_share: float
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str) -> TechnologyType:
@@ -273,6 +281,10 @@ class TechnologyType:
             rival_hazard=check_number(data["rival_hazard"], f"{where}.rival_hazard", 0.0, 1.0),
             cost_multiplier=check_number(
                 data["cost_multiplier"], f"{where}.cost_multiplier", 1e-3, 1e3
+            ),
+            externality=check_number(data["externality"], f"{where}.externality", 0.0, 10.0),
+            rival_market_share=check_number(
+                data["rival_market_share"], f"{where}.rival_market_share", 0.0, 1.0
             ),
         )
 

@@ -487,7 +487,7 @@ class KCTModel(Model):
     def terrain(self) -> Terrain:
         """The technology's tables as the rules see them (after turbulence, the new ones)."""
         t = self.tech
-        return self.kept(Terrain, t.fitness_table(), t.n_bits, t.gates, t.frontier)
+        return self.kept(Terrain, t.fitness_table(), t.n_bits, t.gates, t.foreign, t.rival_design)
 
     def knowledge_state(self) -> Knowledge:
         """Who sees which designs and who gained from whose, as one bundle."""

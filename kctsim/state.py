@@ -123,7 +123,8 @@ class Terrain(NamedTuple):
     table: np.ndarray  # (stages, 2^max N) fitness of every design, padded
     n_bits: np.ndarray  # N of each stage
     gates: np.ndarray  # the fitness a stage's design must reach
-    frontier: np.ndarray  # the foreign design per stage, -1 where there is none
+    frontier: np.ndarray  # the foreign design per stage, -1 where there is none (yet)
+    rival_design: np.ndarray  # the foreign rival's design per stage once it arrives first
 
 
 class Fitness(NamedTuple):

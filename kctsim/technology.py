@@ -42,6 +42,16 @@ class Technology:
                 self.gates[s] = land.fitness[self.frontier[s]]
             else:
                 self.gates[s] = land.quantile(stage.target_quantile)
+        # The foreign design the rules see per stage: the frontier, and on the other
+        # stages the design the foreign rival reaches once it arrives first (a design of
+        # the gate's fitness or just above; -1 until then). Start designs keep their
+        # distance from the original frontier only.
+        self.foreign = self.frontier.copy()
+        self.rival_design = np.full(self.n_stages, -1, dtype=np.int64)
+        for s, land in enumerate(self.landscapes):
+            if self.frontier[s] < 0:
+                past = np.flatnonzero(land.fitness >= self.gates[s])
+                self.rival_design[s] = past[np.argmin(land.fitness[past])]
         self.blockade = spec.blockade
         self.rival_hazard = spec.rival_hazard
         self.cost_multiplier = spec.cost_multiplier

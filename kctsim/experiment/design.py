@@ -63,6 +63,8 @@ TECHNOLOGY_RANGES: dict[str, tuple[float, float, bool]] = {
     "blockade": (0.0, 1.0, False),
     "rival_hazard": (0.0, 1.0, False),
     "cost_multiplier": (1e-3, 1e3, False),
+    "externality": (0.0, 10.0, False),
+    "rival_market_share": (0.0, 1.0, False),
     "k_shift": (-15, 15, True),  # added to every stage's K (clipped), see TechnologyType.replace
 }
 """Technology-type fields that a design may vary (as in ``TechnologyType.from_mapping``)."""

@@ -98,6 +98,8 @@ CUSTOM_TECHNOLOGY_KEYS: tuple[str, ...] = (
     "blockade",
     "rival_hazard",
     "cost_multiplier",
+    "externality",
+    "rival_market_share",
     "stages",
 )
 CUSTOM_REGIME_KEYS: tuple[str, ...] = ("base", "description", *LEVER_NAMES)

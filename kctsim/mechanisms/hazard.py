@@ -36,6 +36,8 @@ from kctsim.config import GOVERNMENT
 from kctsim.kernels import JIT, total
 from kctsim.streams import fill_random
 
+FOREIGN = -2  # source row of the foreign design (the frontier, or the rival's)
+
 
 @njit(**JIT)
 def bit_mask(draws, start, n_bits, p):
@@ -89,7 +91,7 @@ def _count_fitter(fit, design, n_bits, distance, own):
 
 @njit(**JIT)
 def _stage_q(
-    q, rng, s, n, orgs, raw_fitness, fit, n_bits, gate, cap, reach, comb_nl, miss, masks, draws,
+    q, rng, s, n, orgs, raw_fitness, fit, n_bits, gate, caps, reach, comb_nl, miss, masks, draws,
     plan, c, direction, public, public_row,
 ):  # fmt: skip
     """q for every row with a chance of success on stage s (zeros elsewhere): the chance
@@ -107,7 +109,7 @@ def _stage_q(
         q[i] = 0.0
         d, own = design[i, s], raw_fitness[i, s]
         # Rows already at the stage's cap cannot keep any move (it would not count).
-        if not alive[i] or not own < cap:
+        if not alive[i] or not own < caps[i]:
             continue
         # Below the cap a move is kept when it is fitter than the design. One past the
         # gate always is, unless a redraw already lifted the (unearned) design over the
@@ -155,9 +157,12 @@ def _stage_q(
         p_imitate = 0.0
         if sees_better:
             share = _share_reaching(fit, d, open_src[i, s], masks, gate, own)
-            p_imitate += (1.0 - blockade) * share
-            if blockade > 0 and dom_row[i, s] != -1 and fit[dom[i, s]] > own:
-                p_imitate += blockade * _share_reaching(fit, d, dom[i, s], masks, gate, own)
+            if open_row[i, s] != FOREIGN:
+                p_imitate = share  # only a foreign design can be refused
+            else:
+                p_imitate += (1.0 - blockade) * share
+                if blockade > 0 and dom_row[i, s] != -1 and fit[dom[i, s]] > own:
+                    p_imitate += blockade * _share_reaching(fit, d, dom[i, s], masks, gate, own)
         innovate = jump[i] * p_jump + (1 - jump[i]) * p_local
         pi, ps = p_imitation[i, s], p_success[i, s]
         qi = iota * pi * p_imitate + (1 - iota) * ps * innovate
@@ -201,7 +206,7 @@ def _hazard(
         for j in range(L):
             comb_nl = comb_nl * (N - j) / (j + 1)
         _stage_q(
-            q, rng, s, n, orgs, raw_fitness, fit[s], N, gates[s], caps[s], reach[s], comb_nl,
+            q, rng, s, n, orgs, raw_fitness, fit[s], N, gates[s], caps[:, s], reach[s], comb_nl,
             miss, masks, draws[: samples * N], plan, c, direction, knowledge.public_design[s],
             knowledge.public_row[s],
         )  # fmt: skip

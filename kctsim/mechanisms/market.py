@@ -37,6 +37,7 @@ class Constants(NamedTuple):
     """What the levers and parameters make of step 2."""
 
     market_size: float  # premium paid out per tick
+    rival_share: float  # share of it the foreign rival takes once it arrived first
     market_temperature: float
     result_sharing: float  # share of members' premium pooled at the hub
     usable_level: float  # the product is usable from this fitness of the last stage on
@@ -45,13 +46,14 @@ class Constants(NamedTuple):
     price: float  # paid by an adopter per tick
 
 
-def constants(levers: Levers, params: Parameters, final_gate: float) -> Constants:
-    """Step 2's constants from the levers, the parameters and the last stage's gate."""
+def constants(levers: Levers, params: Parameters, tech) -> Constants:
+    """Step 2's constants from the levers, the parameters and the technology."""
     return Constants(
         market_size=float(params.market_size),
+        rival_share=float(tech.spec.rival_market_share),
         market_temperature=float(params.market_temperature),
         result_sharing=float(levers.result_sharing),
-        usable_level=float(params.usable_fraction) * final_gate,
+        usable_level=float(params.usable_fraction) * float(tech.gates[-1]),
         bass_p=float(params.bass_p),
         bass_q=float(params.bass_q),
         price=float(params.price),
@@ -229,9 +231,10 @@ def _adopt(rng, effective_fitness, usable_at, bass_p, bass_q, n_users, adopted):
 
 
 @njit(**JIT)
-def _trade_kernel(rng, c, now, orgs, census, fitness, users, books, pos):
-    """trade: base revenue and costs, logit premium, benefit sharing, adoption, payments;
-    returns (ledger length, new adopters)."""
+def _trade_kernel(rng, c, now, orgs, census, fitness, users, books, pos, rival_first):
+    """trade: base revenue and costs, logit premium (less the foreign rival's share once
+    it arrived first), benefit sharing, adoption, payments; returns (ledger length, new
+    adopters)."""
     tick, n, n_users = now.tick, now.n, now.n_users
     rows, sellers = census.alive_rows, census.sellers
     alive, type_, uid, capital = orgs.alive, orgs.type, orgs.uid, orgs.capital
@@ -263,9 +266,12 @@ def _trade_kernel(rng, c, now, orgs, census, fitness, users, books, pos):
             f = effective_fitness[sellers[j], last]
             w[j] = access[sellers[j]] * math.exp((f - top) / market_temperature)
         norm = total(w)
+        # The first mover's rent: a foreign rival that reached the target first takes its
+        # share of the premium (ODD 7.3).
+        size = c.market_size * (1.0 - c.rival_share) if rival_first else c.market_size
         premium = np.empty(m)
         for j in range(m):
-            premium[j] = c.market_size * w[j] / norm
+            premium[j] = size * w[j] / norm
             capital[sellers[j]] += premium[j]
         for j in range(m):
             r = sellers[j]

@@ -35,10 +35,9 @@ from kctsim.kernels import JIT, put, total
 from kctsim.landscape import NKLandscape
 from kctsim.ledger import KIND_CODE, NO_ID, TYPE_CODE
 from kctsim.mechanisms import hazard
-from kctsim.mechanisms.hazard import bit_mask
+from kctsim.mechanisms.hazard import FOREIGN, bit_mask
 from kctsim.streams import fill_random
 
-FOREIGN = -2  # source row of the foreign frontier design
 RND = TYPE_CODE["rnd"]
 RND_SPEND = KIND_CODE["rnd_spend"]
 
@@ -76,8 +75,8 @@ def constants(levers: Levers, params: Parameters, tech) -> Constants:
         expertise_absorption=float(params.expertise_absorption),
         imitation_bias=float(levers.imitation_bias),
         passive_absorption=float(params.passive_absorption),
-        # The blockade only bites where there is a foreign design to refuse.
-        blockade=float(tech.blockade if (tech.frontier >= 0).any() else 0.0),
+        # The blockade only bites on a foreign design (ResearchPlan.open_row == FOREIGN).
+        blockade=float(tech.blockade),
         jump_bits=int(params.jump_bits),
         hazard_samples=int(params.hazard_samples),
     )
@@ -247,7 +246,7 @@ def _execute(
     succeeded[:n] = False
     n_imitation = n_innovation = n_discoveries = 0
     for s in range(S):
-        N, cap, f = n_bits[s], caps[s], fit[s]
+        N, f = n_bits[s], fit[s]
         all_bits = (1 << N) - 1
         best_before = -np.inf
         for i in range(n):
@@ -276,7 +275,7 @@ def _execute(
             public = public_design[s]
             kept = 0
             for i in range(n):
-                own = raw_fitness[i, s]
+                own, cap = raw_fitness[i, s], caps[i, s]
                 if not (
                     passive_draw[i] < passive
                     and alive[i]
@@ -314,14 +313,14 @@ def _execute(
         for r in range(k):
             i = rows[r]
             succeeded[i] = True
-            d, own = design[i, s], raw_fitness[i, s]
+            d, own, cap = design[i, s], raw_fitness[i, s], caps[i, s]
             source_row = -1
             if tries[i]:
                 # Imitation: copy each differing bit of the source with the absorptive
                 # capacity; a copy refused by the blockade with nothing better at home
                 # is wasted.
                 src, source_row = open_src[i, s], open_row[i, s]
-                if refused[r] < blockade:
+                if source_row == FOREIGN and refused[r] < blockade:
                     src, source_row = dom[i, s], dom_row[i, s]
                 new = d
                 if source_row != -1 and f[src] > own:
@@ -374,6 +373,26 @@ def _execute(
 
 
 @njit(**JIT)
+def _chain_caps(n, S, raw_fitness, stage_progress, terrain, visible, visible_row):
+    """How far each row's work on each stage counts (rows x stages): up to the progress
+    of the stage before that the row can build on -- its own design there or the best
+    one it sees (partners, consortium, public pool), each counting only as far as the
+    system has come on the stages before. Knowledge has to travel along the chain: the
+    best upstream design helps only those who hold or see it (docs/ODD.md, section 2.1)."""
+    fit, gates = terrain.table, terrain.gates
+    caps = np.empty((n, S))
+    for i in range(n):
+        caps[i, 0] = np.inf
+        for s in range(1, S):
+            system = stage_progress[s - 2] * gates[s - 1] if s >= 2 else np.inf
+            upstream = min(raw_fitness[i, s - 1], caps[i, s - 1])
+            if visible_row[i, s - 1] != -1:
+                upstream = max(upstream, min(fit[s - 1, visible[i, s - 1]], system))
+            caps[i, s] = min(1.0, upstream / gates[s - 1]) * gates[s]
+    return caps
+
+
+@njit(**JIT)
 def _research_kernel(
     rng, hazard_rng, c, now, orgs, fitness, terrain, direction, knowledge, reach, miss, books,
     pos, tick_spill, tick_innovation,
@@ -382,18 +401,14 @@ def _research_kernel(
     returns (ledger length, private R&D, hazard, spilled and own gains this tick,
     imitation and innovation moves, discoveries)."""
     n, S, tick = now.n, len(terrain.gates), now.tick
-    raw_fitness, stage_progress, gates = fitness.raw[:n], fitness.progress, terrain.gates
+    raw_fitness, stage_progress = fitness.raw[:n], fitness.progress
     if len(knowledge.changed) < n:
         raise ValueError("change flags must cover every organisation row")
     spending = np.empty((n, S))
     pos, private = _spend(n, S, tick, orgs, spending, books, pos)
     visible, visible_row = knowledge.visible[:n], knowledge.visible_row[:n]
     plan = _plan(n, S, orgs, spending, terrain, c, visible, visible_row)
-    # A stage's work counts up to the progress of the stage before it.
-    caps = np.empty(S)
-    caps[0] = np.inf
-    for s in range(1, S):
-        caps[s] = stage_progress[s - 1] * gates[s]
+    caps = _chain_caps(n, S, raw_fitness, stage_progress, terrain, visible, visible_row)
 
     h = 0.0
     if now.do_hazard:

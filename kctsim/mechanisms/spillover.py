@@ -6,7 +6,8 @@ A design becomes visible to consortium members when results are shared
 (in open teams 1 - (1 - info_sharing)(1 - result_sharing), times trust),
 and to everyone through the public pool: publishers (universities, the
 government's own research) always publish, others' new designs leak with
-probability spillover x (1 - ip_protection) (docs/ODD.md, section 7.7).
+probability spillover x externality x (1 - ip_protection), the externality
+being the technology type's (docs/ODD.md, section 7.7).
 Each organisation keeps the best design it can see per stage, with its source
 row, for the imitation step of the next tick.
 """
@@ -107,10 +108,11 @@ class Constants(NamedTuple):
     result_sharing: float  # chance a member's design enters the consortium pool
 
 
-def constants(levers: Levers, params: Parameters) -> Constants:
-    """Step 4's constants from the levers and parameters."""
+def constants(levers: Levers, params: Parameters, tech) -> Constants:
+    """Step 4's constants from the levers, the parameters and the technology."""
+    leak = params.spillover * tech.spec.externality * (1.0 - levers.ip_protection)
     return Constants(
-        leak=float(params.spillover) * (1.0 - levers.ip_protection),
+        leak=float(min(leak, 1.0)),
         share=float(link_share(levers)),
         result_sharing=float(levers.result_sharing),
     )
