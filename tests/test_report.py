@@ -158,7 +158,7 @@ def test_stored_results_built_to_fail_give_no_support(tmp_path):
 
 def test_replicates_chosen_for_precision_extend_the_pilot_with_the_same_seeds(tmp_path):
     # A pilot of 3 cannot be decisive: the plan asks for more, capped at 5.
-    base = dict(ticks=8, cost_scale=60.0, robustness_samples=0)
+    base = dict(ticks=8, cost_scale=15.0, robustness_samples=0)
     adaptive = Settings(pilot=3, max_replicates=5, **base)
     run_suite(tmp_path / "a", adaptive, executor="sequential", progress=False)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())

@@ -13,6 +13,7 @@ sections 2.1, 7.1, 7.3 and 7.7).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kctsim.config import load_technology, technology_names
@@ -186,3 +187,33 @@ def test_a_single_stage_is_never_capped():
         np.full((2, 1), -1, np.int64),
     )
     assert np.isinf(caps).all()
+
+
+# ------------------------------------------------------------------ race table
+
+
+def test_race_table_counts_who_came_first():
+    from kctsim.analysis.propositions import Proposition
+    from kctsim.analysis.race import race_table
+
+    runs = pd.DataFrame(
+        {
+            "technology": "cutting_edge",
+            "regime": ["jungle"] * 4 + ["spiral"] * 4,
+            # jungle: two domestic leads, one rival first, one neither
+            "lead": [1.0, 1.0, 0.0, np.nan, 0.0, 0.0, 0.0, np.nan],
+            # a domestic breakthrough after the rival still counts as a breakthrough
+            "breakthrough_tick": [3.0, 9.0, 40.0, np.nan, 50.0, np.nan, np.nan, np.nan],
+        }
+    )
+    props = [
+        Proposition("P5", "", "", "cutting_edge", "jungle", ("spiral",)),
+        Proposition("P4", "", "", "key_generic", "spiral", ("jungle",)),  # no rival
+    ]
+    table = race_table(runs, props).set_index("regime")
+    assert list(table["proposition"].unique()) == ["P5"]
+    assert table.loc["jungle", "domestic_first"] == 0.5
+    assert table.loc["jungle", "rival_first"] == 0.25
+    assert table.loc["jungle", "neither"] == 0.25
+    assert table.loc["jungle", "lead"] == pytest.approx(2 / 3)
+    assert table.loc["spiral", "lead"] == 0.0

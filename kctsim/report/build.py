@@ -14,6 +14,7 @@ import pandas as pd
 
 from kctsim import names
 from kctsim.analysis.propositions import CONTINGENCY, load_plan, load_propositions, primary
+from kctsim.analysis.race import race_table
 from kctsim.analysis.robustness import ROBUSTNESS_RULE
 from kctsim.analysis.suite import EXTENSION, MANIFEST, SUITE, Analysis
 from kctsim.config import load_technology
@@ -22,7 +23,16 @@ from kctsim.report import document as doc
 from kctsim.report import figures as fg
 
 FIGURES = "figures"
-TABLES = ("verdicts", "mechanisms", "fit_matrix", "flows", "worlds", "drivers", "differences")
+TABLES = (
+    "verdicts",
+    "mechanisms",
+    "fit_matrix",
+    "race",
+    "flows",
+    "worlds",
+    "drivers",
+    "differences",
+)
 
 VERDICT_WORDS = {
     "supported": "supported",
@@ -377,6 +387,36 @@ def make_figures(a: Analysis, figure_dir: Path) -> list[doc.Figure]:
     return made
 
 
+def race_blocks(a: Analysis) -> list[doc.Block]:
+    """Who came first where a foreign rival races the domestic system (P2, P5)."""
+    race = race_table(a.runs, load_propositions())
+    if race.empty:
+        return []
+    share = load_technology(race["technology"].iloc[0]).rival_market_share
+    view = pd.DataFrame(
+        {
+            "Proposition": race["proposition"],
+            "Regime": race["regime"].map(_name),
+            "Runs": race["runs"],
+            "Domestic first": race["domestic_first"].map(_share),
+            "Rival first": race["rival_first"].map(_share),
+            "Neither by the horizon": race["neither"].map(_share),
+            "Lead (breakthroughs that came first)": race["lead"].map(_share),
+        }
+    )
+    return [
+        doc.Heading("The race (抢占先机)"),
+        doc.Paragraph(
+            "On a technology with a foreign rival, arriving first decides the first mover's "
+            f"rent: a rival that reaches the target first takes {share:.0%} of the technology "
+            "premium, and its design becomes a blockaded foreign frontier. Shares of runs by "
+            "who came first; *lead* is the share of the domestic breakthroughs that came "
+            "before the rival."
+        ),
+        doc.Table(view),
+    ]
+
+
 def ablation_blocks(a: Analysis) -> list[doc.Block]:
     """The ablations: which lever drives each verdict (to be written; nothing yet)."""
     return []
@@ -422,6 +462,7 @@ def blocks(a: Analysis, figures: list[doc.Figure]) -> list[doc.Block]:
             "it is shown for reference and decides nothing."
         ),
         doc.Table(secondary_table(a)),
+        *race_blocks(a),
         *ablation_blocks(a),
         doc.Heading("Mechanism evidence"),
         doc.Paragraph(
@@ -485,6 +526,7 @@ def write_report(a: Analysis) -> list[Path]:
             "verdicts": a.verdicts,
             "mechanisms": a.mechanisms,
             "fit_matrix": a.fit,
+            "race": race_table(a.runs, load_propositions()),
             "flows": a.ledger_flows,
             "worlds": a.worlds,
             "drivers": a.drivers,
