@@ -287,7 +287,7 @@ def write_calibration_toml(record: dict[str, Any], path: Path) -> None:
     lines = [
         "# Written by scripts/update_shipped_calibration.py from a `kctsim calibrate` fit:",
         "# the global cost scale fitted on the 2018 chokepoint scenario (docs/ODD.md,",
-        "# docs/ODD.md section 6). Do not edit by hand.",
+        "# section 6). Do not edit by hand.",
     ]
     for key, value in record.items():
         lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
