@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from kctsim import load_results
-from kctsim.analysis.propositions import evaluate
-from kctsim.analysis.suite import FORMAT, PropositionsDirError, Settings, run_suite
+from kctsim.analysis.propositions import evaluate, load_propositions
+from kctsim.analysis.suite import FORMAT, PropositionsDirError, Settings, run_suite, verdict_cells
 from kctsim.cli import main
 
 TINY = [
@@ -171,9 +171,16 @@ def test_replicates_chosen_for_precision_extend_the_pilot_with_the_same_seeds(tm
     columns = [*key, "breakthrough_tick", "best_fitness"]
     pilot = load_results(tmp_path / "a" / "suite", tables=("runs",))["runs"]
     extension = load_results(tmp_path / "a" / "extension", tables=("runs",))["runs"]
-    both = pd.concat([pilot, extension])[columns].sort_values(key).reset_index(drop=True)
+    # Only the cells a verdict compares are extended.
+    cells = verdict_cells(load_propositions())
+    extended = set(zip(extension["technology"], extension["regime"], strict=True))
+    assert extended == cells
+    both = pd.concat([pilot, extension])[columns]
+    in_cells = [c in cells for c in zip(both["technology"], both["regime"], strict=True)]
+    both = both[in_cells].sort_values(key).reset_index(drop=True)
     direct = load_results(tmp_path / "f" / "suite", tables=("runs",))["runs"]
-    direct = direct[columns].sort_values(key).reset_index(drop=True)
+    in_cells = [c in cells for c in zip(direct["technology"], direct["regime"], strict=True)]
+    direct = direct[in_cells][columns].sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(both, direct)  # replicate i keeps its seed
     assert main(["report", str(tmp_path / "a"), "--quiet"]) == 0
     verdicts = pd.read_csv(tmp_path / "a" / "verdicts.csv")
@@ -202,3 +209,16 @@ def test_quick_is_a_pilot_labelled_not_decisive(tmp_path):
     assert main(["report", str(tmp_path / "q"), "--quiet"]) == 0
     text = (tmp_path / "q" / "report.md").read_text()
     assert "**Not decisive**" in text.split("## Verdicts")[0]
+
+
+def test_verdict_cells_are_the_compared_cells_and_the_modes_on_every_type():
+    propositions = load_propositions()
+    cells = verdict_cells(propositions)
+    for p in propositions:
+        assert {(p.technology, r) for r in p.regimes} <= cells
+    modes = {p.better for p in propositions if len(p.worse) > 1}
+    types = {p.technology for p in propositions}
+    assert {(t, m) for t in types for m in modes} <= cells
+    # A cause regime is run further only on the type whose proposition names it.
+    assert ("key_generic", "path_dependent") not in cells
+    assert ("cutting_edge", "dislocated") not in cells

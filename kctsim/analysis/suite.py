@@ -42,6 +42,7 @@ from kctsim.analysis.propositions import (
     load_plan,
     load_propositions,
     mechanism_table,
+    own_types,
     required_replicates,
     times,
 )
@@ -357,7 +358,9 @@ def replicate_design(out_dir: Path, settings: Settings) -> dict[str, Any]:
             f"{needed['sd_confidence']:.0%} confidence bound and the suite runs the fewest "
             f"replicates that make every primary interval at most delta = {needed['delta']:g} "
             f"quarters wide (half-width delta/2), at most {settings.max_replicates}; the rule "
-            "reads SDs only, once, and the verdicts use every replicate"
+            "reads SDs only, once, and the verdicts use every replicate. The replicates after "
+            "the pilot are run for the cells a verdict compares only; the other cells (the "
+            "fit matrix's other presets) keep the pilot's"
         ),
         "replicates": needed["replicates"],
         "pilot": settings.pilot,
@@ -369,10 +372,21 @@ def replicate_design(out_dir: Path, settings: Settings) -> dict[str, Any]:
     }
 
 
+def verdict_cells(propositions: list[Proposition]) -> set[tuple[str, str]]:
+    """The (technology, regime) cells a verdict compares: every proposition's regimes on
+    its type and, for the contingency test, every mode on every type it matches."""
+    cells = {(p.technology, r) for p in propositions for r in p.regimes}
+    own = own_types(propositions)
+    cells |= {(t, mode) for t in own.values() for mode in own}
+    return cells
+
+
 def extension_scenario(
     settings: Settings, design: dict[str, Any]
 ) -> tuple[Scenario, list[Any]] | None:
-    """The extension sweep: replicates pilot..R-1 of the suite with R replicates.
+    """The extension sweep: replicates pilot..R-1 of the suite with R replicates, of the
+    cells a verdict compares only (:func:`verdict_cells`; the other cells, seen in the
+    fit matrix and the figures, keep the pilot's replicates).
 
     Its run ids follow the pilot's, so the two runs tables concatenate.
     """
@@ -381,7 +395,10 @@ def extension_scenario(
         return None
     scenario = parse_scenario(suite_text(settings, total), "<propositions suite extension>")
     offset = len(technology_names()) * len(regime_names()) * pilot
-    specs = [s for s in scenario.runs() if s.replicate >= pilot]
+    cells = verdict_cells(load_propositions())
+    specs = [
+        s for s in scenario.runs() if s.replicate >= pilot and (s.technology, s.regime) in cells
+    ]
     return scenario, [dataclasses.replace(s, run_id=offset + j) for j, s in enumerate(specs)]
 
 
