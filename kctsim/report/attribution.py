@@ -89,8 +89,14 @@ def plot_ablation(table: pd.DataFrame) -> Figure:
             )
             ax.axvline(0, color="black", lw=0.8)
             ax.set_yticks(y, labels, fontsize=7)
-            head = pd.Series({"proposition": key[0], "start": key[1], "mode": key[2]})
-            head["binding"] = bool(first["binding"])
+            head = pd.Series(
+                {
+                    "proposition": key[0],
+                    "start": key[1],
+                    "mode": key[2],
+                    "binding": first["binding"],
+                }
+            )
             ax.set_title(step_title(head, steps_of[key[0]] > 1), fontsize=8)
             ax.set_xlabel(f"quarters sooner (RMST difference at {int(first['tau'])})", fontsize=7)
             ax.tick_params(axis="x", labelsize=7)

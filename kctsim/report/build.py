@@ -221,7 +221,8 @@ _ROBUSTNESS_WORDS = (
 
 LIMITS = [
     "**Bundles, not single causes.** Each cause regime differs from its mode in many levers "
-    "at once, so a verdict on P1 to P3 is about the bundle the paper describes.",
+    "at once, so a verdict on P1 to P3 is about the bundle the paper describes; the ablation "
+    "says which group of levers carries it, not which lever within a group.",
     "**The regimes are this project's reading of the paper.** The lever values of the six "
     "presets are choices (ODD 2.5); every verdict is conditional on them.",
     "**One calibration target.** The cost scale is fitted to about 21 of 35 chokepoint "
@@ -405,37 +406,38 @@ def _interval(low: float, high: float) -> str:
     return f"95% CI {low:+.2f} to {high:+.2f}"
 
 
-def _step_clause(step: pd.DataFrame) -> str:
-    """What carries one step: the leading group, and what works against it."""
+def _step_clause(step: pd.DataFrame, what: str) -> str:
+    """What carries one step (``what``: "P1" or "it"): the leading group, and any group
+    that works against the step; or, when the effect cannot be told from 0, the groups
+    whose interval excludes 0."""
     first = step.iloc[0]
-    effect = (
-        f"{first['effect']:.2f} quarters ({_interval(first['effect_low'], first['effect_high'])})"
-    )
+    whole = _interval(first["effect_low"], first["effect_high"])
     if first["effect_low"] <= 0 <= first["effect_high"]:
-        sure = step[(step["ci_low"] > 0) | (step["ci_high"] < 0)]
         text = (
-            f"the effect cannot be told from 0 at this precision, {effect}, so no group carries it"
+            f"the effect cannot be told from 0 at this precision ({first['effect']:+.2f} "
+            f"quarters, {whole}), so no group carries {what}"
         )
+        sure = step[(step["ci_low"] > 0) | (step["ci_high"] < 0)]
         if not sure.empty:
-            text += "; clearly not zero: " + " and ".join(
-                f"{_group(r.group)} ({r.shapley:+.2f}, {_interval(r.ci_low, r.ci_high)})"
-                for r in sure.itertuples()
-            )
+            text += "; the groups whose interval excludes 0: " + _groups(sure)
         return text
     lead = abl.leading_group(step)
     text = (
-        f"the lever group {_group(lead['group'])} carries most of it: {lead['shapley']:.2f} of "
-        f"{effect}, {_interval(lead['ci_low'], lead['ci_high'])}"
+        f"the lever group {_group(lead['group'])} carries most of {what}: "
+        f"{lead['shapley']:.2f} of {first['effect']:.2f} quarters "
+        f"({_interval(lead['ci_low'], lead['ci_high'])}; the whole effect {whole})"
     )
-    sign = 1.0 if first["effect"] >= 0 else -1.0
-    against = step[step["ci_high"] < 0] if sign > 0 else step[step["ci_low"] > 0]
+    against = step[step["ci_high"] < 0] if first["effect"] >= 0 else step[step["ci_low"] > 0]
     if not against.empty:
-        text += "; " + " and ".join(
-            f"{_group(r.group)} works against it ({r.shapley:+.2f}, "
-            f"{_interval(r.ci_low, r.ci_high)})"
-            for r in against.itertuples()
-        )
+        text += "; against it: " + _groups(against)
     return text
+
+
+def _groups(rows: pd.DataFrame) -> str:
+    return " and ".join(
+        f"{_group(r.group)} ({r.shapley:+.2f}, {_interval(r.ci_low, r.ci_high)})"
+        for r in rows.itertuples()
+    )
 
 
 def ablation_sentence(table: pd.DataFrame) -> str:
@@ -448,14 +450,14 @@ def ablation_sentence(table: pd.DataFrame) -> str:
     if len(steps) == 1:
         return (
             f"**{key}** From {_name(first['start'])} to {_name(first['mode'])} {where}, "
-            f"{_step_clause(steps[0])}."
+            f"{_step_clause(steps[0], key)}."
         )
     text = (
         f"**{key}** Against {_name(first['start'])}, the binding rival (the smaller lead of "
-        f"{_name(first['mode'])} {where}), {_step_clause(steps[0])}."
+        f"{_name(first['mode'])} {where}), {_step_clause(steps[0], key)}."
     )
     for other in steps[1:]:
-        text += f" Against {_name(other['start'].iloc[0])}, {_step_clause(other)}."
+        text += f" Against {_name(other['start'].iloc[0])}, {_step_clause(other, 'it')}."
     return text
 
 
