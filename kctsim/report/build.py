@@ -485,7 +485,12 @@ def ablation_blocks(a: Analysis, figures: dict[str, doc.Figure] | None = None) -
     out: list[doc.Block] = [doc.Heading("Which levers carry each verdict")]
     t = a.ablation
     if t.empty:
-        return [*out, doc.Paragraph("Not run (--ablation-replicates 0).")]
+        return [
+            *out,
+            doc.Paragraph(
+                "Not run (--ablation-replicates 0, or results made before the ablation existed)."
+            ),
+        ]
     groups = "; ".join(g[:1].lower() + g[1:] for g in dict.fromkeys(t["group"]))
     n, tau = int(t["replicates"].min()), int(t["tau"].iloc[0])
     out.append(
