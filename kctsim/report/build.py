@@ -479,6 +479,28 @@ def ablation_view(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def ablation_precision(table: pd.DataFrame) -> str:
+    """The precision the ablation reached, in words."""
+    half = (table["ci_high"] - table["ci_low"]) / 2
+    switched = half[half > 0]  # a group both regimes share is exactly 0
+    effects = table.drop_duplicates(["proposition", "start"])
+    effect_half = (effects["effect_high"] - effects["effect_low"]) / 2
+    n = int(table["replicates"].min())
+    text = (
+        f"**Precision.** With {n} replicates per coalition, a group's 95% interval reaches "
+        f"{switched.min():.2f} to {switched.max():.2f} quarters either side of its value "
+        if len(switched)
+        else f"**Precision.** With {n} replicates per coalition, every group's value is exact "
+    )
+    return text + (
+        f"and a step's effect {effect_half.min():.2f} to {effect_half.max():.2f}. The effect "
+        "here is measured on the ablation's replicates alone (the suite's first ones, with "
+        "the same seeds, cut at tau), so it is less precise than the verdict table's and can "
+        "differ from it by about that much; the Shapley values say how the effect measured "
+        "here divides among the groups."
+    )
+
+
 def ablation_blocks(a: Analysis, figures: dict[str, doc.Figure] | None = None) -> list[doc.Block]:
     """Which lever groups carry each verdict: the method in words, one sentence per
     proposition, the table and the figure (``analysis/ablation.py``)."""
@@ -503,11 +525,10 @@ def ablation_blocks(a: Analysis, figures: dict[str, doc.Figure] | None = None) -
             "switching it gains, averaged over every order in which the groups could be "
             "switched. The values add up to the effect exactly; a negative one works against "
             "the mode. Intervals: 95% percentile bootstrap over replicates, one group at a time "
-            "(not adjusted). The effect here is measured on the ablation's replicates (the "
-            "first ones of the suite, with the same seeds), so it can differ slightly from the "
-            "verdict table's."
+            "(not adjusted)."
         )
     )
+    out.append(doc.Paragraph(ablation_precision(t)))
     if a.settings.get("quick"):
         out.append(doc.Paragraph(f"**Not decisive: {n} replicates per coalition (--quick).**"))
     out += [doc.Paragraph(ablation_sentence(p)) for _, p in t.groupby("proposition", sort=False)]
