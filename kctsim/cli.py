@@ -614,7 +614,8 @@ def add_verify(subparsers: Any) -> None:
         help="check that a sweep or propositions directory is complete and intact",
         description=(
             "Check every sweep in DIR (a sweep directory, or a propositions directory "
-            "with its suite and robustness sweeps): runs committed, failed and missing, "
+            "with its suite, robustness and ablation sweeps): runs committed, failed and "
+            "missing, "
             "and every committed part file against the SHA-256 recorded when it was "
             "committed. Prints one line per sweep; exits 0 when all are complete and "
             "intact, 1 otherwise. Nothing is changed: `--resume` repairs."
