@@ -230,3 +230,19 @@ def test_the_table_recovers_group_effects_built_into_the_runs():
     assert by_group["share"].sum() == pytest.approx(1.0)
     assert ab.leading_group(table)["group"] == "Who leads and funds"
     assert table["binding"].all() and (table["replicates"] == 8).all()
+
+
+def test_the_binding_rival_is_the_one_the_mode_beats_by_least():
+    prop = Proposition("P4", "", "", "key_generic", "spiral", ("jungle", "main_layout"))
+    # Spiral breaks through at 10 - 5, jungle at 10 - 3 (2 quarters later), main layout
+    # at 10 - 4 (1 quarter later); every coalition between them at its start's tick.
+    gains = {"spiral": 5.0, "jungle": 3.0, "main_layout": 4.0}
+    for step in ab.steps([prop]):
+        for c in ab.design(step):
+            gains.setdefault(c.regime, gains[step.start])
+    runs = _runs(gains, 6, "key_generic")
+    table = ab.ablation_table(runs, [prop], tau=20)
+    effects = table.groupby("start")["effect"].first()
+    assert effects["jungle"] == pytest.approx(2.0) and effects["main_layout"] == pytest.approx(1.0)
+    assert set(table.loc[table["binding"], "start"]) == {"main_layout"}
+    assert ab.binding_rivals(runs, [prop], tau=20) == {"P4": "main_layout"}

@@ -107,10 +107,10 @@ def steps(propositions: Sequence[Proposition]) -> list[Step]:
     return [Step(p.key, p.technology, w, p.better) for p in propositions for w in p.worse]
 
 
-def switched_groups(start: Levers, mode: Levers, groups: Sequence[str] = GROUPS) -> int:
+def switched_groups(start: Levers, mode: Levers) -> int:
     """Mask of the groups in which ``start`` and ``mode`` set some lever differently."""
     mask = 0
-    for j, group in enumerate(groups):
+    for j, group in enumerate(GROUPS):
         if any(getattr(start, n) != getattr(mode, n) for n in LEVER_GROUPS[group]):
             mask |= 1 << j
     return mask
