@@ -116,6 +116,24 @@ def _int_type(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return check
 
 
+def _off_or_int_type(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type for 0 (off) or an integer in [minimum, maximum]."""
+    inner = _int_type(minimum, maximum)
+
+    def check(value: str) -> int:
+        if value.strip() == "0":
+            return 0
+        try:
+            return inner(value)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected 0 (none) or {_int_range_text(minimum, maximum)}, got {_clip(value)}"
+            ) from None
+
+    check.__name__ = "integer"
+    return check
+
+
 def _max_horizon() -> int | None:
     """The largest horizon the model accepts, so --ticks can say so up front."""
     import kctsim.config
@@ -596,7 +614,8 @@ def add_verify(subparsers: Any) -> None:
         help="check that a sweep or propositions directory is complete and intact",
         description=(
             "Check every sweep in DIR (a sweep directory, or a propositions directory "
-            "with its suite and robustness sweeps): runs committed, failed and missing, "
+            "with its suite, robustness and ablation sweeps): runs committed, failed and "
+            "missing, "
             "and every committed part file against the SHA-256 recorded when it was "
             "committed. Prints one line per sweep; exits 0 when all are complete and "
             "intact, 1 otherwise. Nothing is changed: `--resume` repairs."
@@ -735,10 +754,20 @@ def add_propositions(subparsers: Any) -> None:
         help=f"replicates per regime in each world (default: {d.robustness_replicates})",
     )
     p.add_argument(
+        "--ablation-replicates",
+        type=_off_or_int_type(2, MAX_SUITE_REPLICATES),
+        default=None,
+        metavar="R",
+        help="replicates of every coalition of lever groups in the ablation that attributes "
+        f"each verdict to the groups, 0 for none (default: {d.ablation_replicates}; --quick: "
+        f"{QUICK['ablation_replicates']})",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
-        help=f"a pilot of {QUICK['pilot']} replicates only (not decisive) and no robustness "
-        "sweeps (default --out: results/propositions_quick)",
+        help=f"a pilot of {QUICK['pilot']} replicates only (not decisive), no robustness "
+        f"sweeps and an ablation of {QUICK['ablation_replicates']} replicates "
+        "(default --out: results/propositions_quick)",
     )
     add_executor_options(p)
     p.add_argument(
@@ -772,6 +801,13 @@ def propositions_command(args: argparse.Namespace) -> int:
         cost_scale=cost_scale,
         robustness_samples=0 if args.quick else args.robustness_samples,
         robustness_replicates=args.robustness_replicates,
+        ablation_replicates=(
+            args.ablation_replicates
+            if args.ablation_replicates is not None
+            else QUICK["ablation_replicates"]
+            if args.quick
+            else Settings.ablation_replicates
+        ),
         quick=args.quick,
         cost_scale_source=source,  # recorded in the manifest and the report
     )

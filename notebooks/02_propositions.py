@@ -38,7 +38,8 @@ from kctsim.analysis.settings import Settings
 from kctsim.analysis.suite import analyse, run_suite
 from kctsim.config import load_technology
 from kctsim.report import figures as fg
-from kctsim.report.build import flow_pairs, horizon_table, verdict_table
+from kctsim.report.attribution import plot_ablation
+from kctsim.report.build import ablation_view, flow_pairs, horizon_table, verdict_table
 
 # %% tags=["parameters"]
 # Parameters. SETTING "full" reads the stored results of `kctsim propositions`
@@ -53,9 +54,16 @@ WORKERS = 1
 results = results_dir(RESULTS_DIR)
 save = figure_saver(results, "02_propositions")
 if SETTING == "small":
-    # 3 replicates, 10 quarters, 2 robustness worlds: enough to draw every figure.
+    # 3 replicates, 10 quarters, 2 robustness worlds, an ablation of 2 replicates per
+    # coalition: enough to draw every figure.
     source = results / "notebooks" / "02_propositions_small"
-    tiny = Settings(replicates=3, ticks=10, robustness_samples=2, robustness_replicates=2)
+    tiny = Settings(
+        replicates=3,
+        ticks=10,
+        robustness_samples=2,
+        robustness_replicates=2,
+        ablation_replicates=2,
+    )
     # A throwaway suite of a few seconds, made afresh: a changed default (the shipped
     # calibration) must not clash with the settings of one made earlier.
     shutil.rmtree(source, ignore_errors=True)
@@ -161,6 +169,19 @@ if analysis.has_robustness:
     save(fg.plot_robustness(shown, analysis.drivers), "robustness")
 # The three parameters most correlated with each proposition's effect across worlds.
 analysis.drivers[analysis.drivers["rank"] <= 3] if analysis.has_robustness else None
+
+# %% [markdown]
+# ## Which lever groups carry each verdict
+#
+# The ablation (docs/propositions.md, "Which levers carry each verdict"): per step from
+# the worse regime to the mode, the quarters of the RMST difference each of the five
+# groups of levers carries (Shapley values over every coalition of groups, with 95%
+# bootstrap intervals; they add up to the step's effect).
+
+# %%
+if not analysis.ablation.empty:
+    save(plot_ablation(analysis.ablation), "ablation")
+ablation_view(analysis.ablation) if not analysis.ablation.empty else None
 
 # %% [markdown]
 # ## Behind a number

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from kctsim import load_results
+from kctsim.analysis import ablation as abl
 from kctsim.analysis.propositions import evaluate, load_propositions
 from kctsim.analysis.suite import FORMAT, PropositionsDirError, Settings, run_suite, verdict_cells
 from kctsim.cli import main
@@ -17,6 +18,7 @@ TINY = [
     "--cost-scale", "60",
     "--robustness-samples", "2",
     "--robustness-replicates", "2",
+    "--ablation-replicates", "2",
     "--executor", "sequential",
     "--quiet",
 ]  # fmt: skip
@@ -34,7 +36,14 @@ def test_the_suite_writes_the_report_tables_and_figures(suite):
     assert manifest["format"] == FORMAT
     assert manifest["settings"]["cost_scale"] == 60.0
     assert manifest["ended"] is not None
-    for name in ("report.md", "report.html", "verdicts.csv", "mechanisms.csv", "fit_matrix.csv"):
+    for name in (
+        "report.md",
+        "report.html",
+        "verdicts.csv",
+        "mechanisms.csv",
+        "fit_matrix.csv",
+        "ablation.csv",
+    ):
         assert (suite / name).is_file(), name
     for stem in (
         "breakthrough_curves",
@@ -46,12 +55,52 @@ def test_the_suite_writes_the_report_tables_and_figures(suite):
         "diversity_lock_in",
         "robustness",
         "difference_curves",
+        "ablation",
     ):
         assert (suite / "figures" / f"{stem}.png").stat().st_size > 1000, stem
         assert (suite / "figures" / f"{stem}.svg").is_file(), stem
     assert sorted(p.name for p in (suite / "robustness").iterdir()) == [
         "cutting_edge", "key_generic", "major_strategic"
     ]  # fmt: skip
+    assert sorted(p.name for p in (suite / "ablation").iterdir()) == [
+        "cutting_edge", "key_generic", "major_strategic"
+    ]  # fmt: skip
+    assert set(manifest["sweeps"]) >= {"ablation/key_generic", "suite"}
+
+
+def test_the_ablation_attributes_every_verdict_to_the_lever_groups(suite):
+    table = pd.read_csv(suite / "ablation.csv")
+    assert list(table.columns) == list(abl.COLUMNS)
+    assert len(table) == 9 * 5  # nine steps (P4 to P6: two rivals each), five groups
+    assert (table["replicates"] == 2).all() and (table["tau"] == 8).all()
+    sums = table.groupby(["proposition", "start"]).agg(
+        total=("shapley", "sum"), e=("effect", "first")
+    )
+    assert sums["total"].to_numpy() == pytest.approx(sums["e"].to_numpy())  # efficiency
+    assert table.groupby("proposition")["binding"].any().all()
+    text = (suite / "report.md").read_text()
+    section = text.split("## Which levers carry each verdict")[1].split("\n## ")[0]
+    for key in ("P1", "P2", "P3", "P4", "P5", "P6"):
+        assert f"**{key}**" in section
+    assert "Shapley" in section and "figures/ablation.png" in section
+
+
+def test_the_ablation_ends_are_the_suites_own_runs(suite):
+    # The horizon is 8 < 20, so the ablation runs to 8 too: its end regimes are the
+    # suite's runs of the same replicates, to the bit.
+    key = ["technology", "regime", "replicate"]
+    columns = [*key, "breakthrough_tick", "best_fitness"]
+    ablation = load_results(suite / "ablation" / "key_generic", tables=("runs",))["runs"]
+    ends = ablation[ablation["regime"].isin(["dislocated", "spiral"])][columns]
+    runs = load_results(suite / "suite", tables=("runs",))["runs"]
+    same = runs[
+        (runs["technology"] == "key_generic")
+        & runs["regime"].isin(["dislocated", "spiral"])
+        & (runs["replicate"] < 2)
+    ][columns]
+    pd.testing.assert_frame_equal(
+        ends.sort_values(key).reset_index(drop=True), same.sort_values(key).reset_index(drop=True)
+    )
 
 
 def test_the_report_opens_with_the_verdicts_in_words_and_a_table(suite):
@@ -121,6 +170,7 @@ def test_a_foreign_directory_is_refused_and_left_alone(tmp_path, capsys):
     [
         (["--replicates", "1"], "--replicates"),
         (["--pilot", "1"], "--pilot"),
+        (["--ablation-replicates", "1"], "--ablation-replicates"),
         (["--max-replicates", "x"], "--max-replicates"),
         (["--cost-scale", "-3"], "positive number"),
         (["--ticks", "0"], "--ticks"),
@@ -145,12 +195,23 @@ def test_report_of_something_else_is_refused(tmp_path, capsys):
 
 def test_stored_results_built_to_fail_give_no_support(tmp_path):
     # R&D so expensive that nothing ever breaks through: no regime can beat another.
-    settings = Settings(replicates=3, ticks=4, cost_scale=1e6, robustness_samples=0, quick=True)
+    settings = Settings(
+        replicates=3,
+        ticks=4,
+        cost_scale=1e6,
+        robustness_samples=0,
+        ablation_replicates=2,
+        quick=True,
+    )
     run_suite(tmp_path / "p", settings, executor="sequential", progress=False)
     assert main(["report", str(tmp_path / "p"), "--quiet"]) == 0
     verdicts = pd.read_csv(tmp_path / "p" / "verdicts.csv")
     assert set(verdicts["verdict"]) == {"equivalent"}  # every paired difference is 0
     assert verdicts["effect"].to_numpy() == pytest.approx(0.0, abs=1e-12)
+    ablation = pd.read_csv(tmp_path / "p" / "ablation.csv")
+    assert (ablation[["shapley", "ci_low", "ci_high", "effect"]].to_numpy() == 0).all()
+    assert ablation["share"].isna().all()  # no share of nothing
+    assert "cannot be told from 0" in (tmp_path / "p" / "report.md").read_text()
     assert (
         "Not run (--quick or --robustness-samples 0)." in (tmp_path / "p" / "report.md").read_text()
     )
@@ -158,7 +219,7 @@ def test_stored_results_built_to_fail_give_no_support(tmp_path):
 
 def test_replicates_chosen_for_precision_extend_the_pilot_with_the_same_seeds(tmp_path):
     # A pilot of 3 cannot be decisive: the plan asks for more, capped at 5.
-    base = dict(ticks=8, cost_scale=15.0, robustness_samples=0)
+    base = dict(ticks=8, cost_scale=15.0, robustness_samples=0, ablation_replicates=0)
     adaptive = Settings(pilot=3, max_replicates=5, **base)
     run_suite(tmp_path / "a", adaptive, executor="sequential", progress=False)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
@@ -189,7 +250,14 @@ def test_replicates_chosen_for_precision_extend_the_pilot_with_the_same_seeds(tm
 
 
 def test_resuming_an_adaptive_suite_keeps_its_recorded_design(tmp_path):
-    settings = Settings(pilot=3, max_replicates=4, ticks=6, cost_scale=60.0, robustness_samples=0)
+    settings = Settings(
+        pilot=3,
+        max_replicates=4,
+        ticks=6,
+        cost_scale=60.0,
+        robustness_samples=0,
+        ablation_replicates=0,
+    )
     run_suite(tmp_path / "a", settings, executor="sequential", progress=False)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     manifest["design"]["replicates"] = 3  # as if the rule had asked for nothing more
@@ -200,7 +268,9 @@ def test_resuming_an_adaptive_suite_keeps_its_recorded_design(tmp_path):
 
 
 def test_quick_is_a_pilot_labelled_not_decisive(tmp_path):
-    settings = Settings(pilot=3, ticks=6, cost_scale=60.0, robustness_samples=0, quick=True)
+    settings = Settings(
+        pilot=3, ticks=6, cost_scale=60.0, robustness_samples=0, ablation_replicates=0, quick=True
+    )
     run_suite(tmp_path / "q", settings, executor="sequential", progress=False)
     assert not (tmp_path / "q" / "extension").exists()
     full = dataclasses.replace(settings, quick=False)  # the same pilot sweep, another design

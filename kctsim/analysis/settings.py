@@ -29,6 +29,8 @@ class Settings:
     cost_scale: float | None = None  # None: the packaged calibration
     robustness_samples: int = 12
     robustness_replicates: int = 8
+    # Replicates of every coalition regime of the ablation (0: none; analysis/ablation.py).
+    ablation_replicates: int = 100
     quick: bool = False
     cost_scale_source: str = field(default="", compare=False)
 
@@ -66,5 +68,6 @@ class Settings:
         return self.replicates if self.replicates is not None else self.pilot
 
 
-QUICK = {"pilot": 16, "robustness_samples": 0}
-"""What --quick changes: a pilot of 16 replicates only (not decisive), no robustness sweeps."""
+QUICK = {"pilot": 16, "robustness_samples": 0, "ablation_replicates": 5}
+"""What --quick changes: a pilot of 16 replicates only (not decisive), no robustness sweeps,
+an ablation of 5 replicates per coalition (a look at the pipeline, not an attribution)."""

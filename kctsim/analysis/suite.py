@@ -14,7 +14,11 @@ A propositions directory::
     robustness/<type>/ sweeps: a Latin hypercube of uncertain, non-lever
                        parameters per technology type, under the regimes its
                        propositions compare (absent with --quick)
-    verdicts.csv, mechanisms.csv, fit_matrix.csv, robustness.csv, drivers.csv
+    ablation/<type>/   sweeps: every coalition of lever groups between the regimes
+                       the type's propositions compare, up to the primary tau
+                       (analysis/ablation.py; absent with --ablation-replicates 0)
+    verdicts.csv, mechanisms.csv, fit_matrix.csv, robustness.csv, drivers.csv,
+    ablation.csv
     report.md, report.html, figures/
 
 The sweeps are ordinary, resumable sweep directories; the tables, report and
@@ -33,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from kctsim import files
+from kctsim.analysis import ablation as abl
 from kctsim.analysis import robustness as rob
 from kctsim.analysis import stats as st
 from kctsim.analysis.propositions import (
@@ -74,6 +79,7 @@ MANIFEST = "manifest.json"
 SUITE = "suite"
 EXTENSION = "extension"
 ROBUSTNESS = "robustness"
+ABLATION = "ablation"
 
 # Uncertain parameters that are not levers, varied in the robustness worlds as
 # multiples (low, high) of their default value; integers are rounded.
@@ -204,13 +210,40 @@ def scenarios(s: Settings) -> dict[str, Scenario]:
         for tech, regimes in robustness_regimes(load_propositions()).items():
             text = robustness_text(s, tech, regimes)
             out[f"{ROBUSTNESS}/{tech}"] = parse_scenario(text, f"<robustness {tech}>")
-    return out
+    return out | ablation_scenarios(s)
+
+
+def ablation_horizon(s: Settings) -> int:
+    """The ablation's horizon: the primary tau (the horizon itself when shorter).
+
+    The first tau ticks of a run do not depend on its horizon, so the ablation's
+    ends are the suite's runs of the same replicates, cut at tau.
+    """
+    return load_plan().primary_estimand(s.ticks)[0]
+
+
+def ablation_scenarios(s: Settings) -> dict[str, Scenario]:
+    """The ablation sweeps, one per technology type (none with 0 replicates)."""
+    if s.ablation_replicates <= 0:
+        return {}
+    designs: dict[str, dict[abl.Step, list[abl.Coalition]]] = {}
+    for step in abl.steps(load_propositions()):
+        designs.setdefault(step.technology, {})[step] = abl.design(step)
+    return {
+        f"{ABLATION}/{tech}": parse_scenario(
+            abl.scenario_text(
+                tech, d, ablation_horizon(s), s.ablation_replicates, s.seed, float(s.cost_scale)
+            ),
+            f"<ablation {tech}>",
+        )
+        for tech, d in designs.items()
+    }
 
 
 # ---------------------------------------------------------------- manifest
 
 
-DESIGN_SETTINGS = ("replicates", "pilot", "max_replicates", "quick")
+DESIGN_SETTINGS = ("replicates", "pilot", "max_replicates", "quick", "ablation_replicates")
 
 
 class PropositionsDirError(SweepExistsError):
@@ -435,6 +468,7 @@ class Analysis:
     differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     worlds: pd.DataFrame = field(default_factory=pd.DataFrame)
     drivers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ablation: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -496,6 +530,7 @@ def analyse(out_dir: Path) -> Analysis:
         fit=fit_matrix(runs, propositions),
         differences=difference_curves(runs, propositions),
     )
+    analysis.ablation = ablation(out_dir, runs, propositions)
     robustness_dirs = sorted((out_dir / ROBUSTNESS).glob("*/manifest.json"))
     if robustness_dirs:
         frames = [load_results(p.parent, tables=("runs",))["runs"] for p in robustness_dirs]
@@ -518,6 +553,21 @@ def analyse(out_dir: Path) -> Analysis:
         analysis.verdicts["robustness_share"] = float("nan")
         analysis.verdicts["robustness_worlds"] = 0
     return analysis
+
+
+def ablation(out_dir: Path, runs: pd.DataFrame, propositions: list[Proposition]) -> pd.DataFrame:
+    """The ablation attribution (``analysis/ablation.py``) from the stored ablation sweeps
+    (empty without them); the binding rival of a proposition is read from the suite."""
+    dirs = sorted((out_dir / ABLATION).glob(f"*/{MANIFEST}"))
+    if not dirs:
+        return pd.DataFrame(columns=list(abl.COLUMNS))
+    ablation_runs = pd.concat(
+        [load_results(p.parent, tables=("runs",))["runs"] for p in dirs], ignore_index=True
+    )
+    tau = int(ablation_runs["horizon"].max())
+    return abl.ablation_table(
+        ablation_runs, propositions, tau, binding=abl.binding_rivals(runs, propositions, tau)
+    )
 
 
 def difference_curves(

@@ -15,8 +15,14 @@ from typing import Any
 
 import pandas as pd
 
+from kctsim.analysis.suite import (
+    ABLATION,
+    ROBUSTNESS,
+    SUITE,
+    PropositionsDirError,
+    check_sweeps_complete,
+)
 from kctsim.analysis.suite import FORMAT as PROPOSITIONS_FORMAT
-from kctsim.analysis.suite import ROBUSTNESS, SUITE, PropositionsDirError, check_sweeps_complete
 from kctsim.experiment.store import FORMAT as SWEEP_FORMAT
 from kctsim.experiment.store import MANIFEST, load_results, metrics_wide, sweep_status
 
@@ -165,6 +171,8 @@ def open_propositions(directory: Path, manifest: dict[str, Any]) -> Propositions
     for manifest_file in sorted((directory / ROBUSTNESS).glob(f"*/{MANIFEST}")):  # one per type
         sub = manifest_file.parent
         sweeps[f"{ROBUSTNESS}/{sub.name}"] = open_sweep(sub)
+    for manifest_file in sorted((directory / ABLATION).glob(f"*/{MANIFEST}")):  # one per type
+        sweeps[f"{ABLATION}/{manifest_file.parent.name}"] = open_sweep(manifest_file.parent)
     return PropositionsView(directory, manifest, verdicts, report_md, figures, sweeps)
 
 

@@ -878,7 +878,7 @@ def check_sweep(out_dir: str | os.PathLike) -> SweepCheck:
 
 def sweep_dirs(root: str | os.PathLike) -> list[Path]:
     """``root`` if it is a sweep, else the sweeps one or two levels below it
-    (a propositions directory: ``suite/``, ``robustness/<type>/``)."""
+    (a propositions directory: ``suite/``, ``robustness/<type>/``, ``ablation/<type>/``)."""
     root = Path(root)
     if _is_sweep(root):
         return [root]

@@ -13,12 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from kctsim import names
+from kctsim.analysis import ablation as abl
 from kctsim.analysis.propositions import CONTINGENCY, load_plan, load_propositions, primary
 from kctsim.analysis.race import race_table
 from kctsim.analysis.robustness import ROBUSTNESS_RULE
 from kctsim.analysis.suite import EXTENSION, MANIFEST, SUITE, Analysis
 from kctsim.config import load_technology
-from kctsim.report import curves
+from kctsim.report import attribution, curves
 from kctsim.report import document as doc
 from kctsim.report import figures as fg
 
@@ -32,6 +33,7 @@ TABLES = (
     "worlds",
     "drivers",
     "differences",
+    "ablation",
 )
 
 VERDICT_WORDS = {
@@ -221,7 +223,8 @@ _ROBUSTNESS_WORDS = (
 
 LIMITS = [
     "**Bundles, not single causes.** Each cause regime differs from its mode in many levers "
-    "at once, so a verdict on P1 to P3 is about the bundle the paper describes.",
+    "at once, so a verdict on P1 to P3 is about the bundle the paper describes; the ablation "
+    "says which group of levers carries it, not which lever within a group.",
     "**The regimes are this project's reading of the paper.** The lever values of the six "
     "presets are choices (ODD 2.5); every verdict is conditional on them.",
     "**One calibration target.** The cost scale is fitted to about 21 of 35 chokepoint "
@@ -320,6 +323,8 @@ def make_figures(a: Analysis, figure_dir: Path) -> list[doc.Figure]:
             "quarter, per proposition and rival, with 95% simultaneous bands (the band covers "
             "the whole curve at once). The area under a curve up to tau is the effect at tau.",
         )
+    if not a.ablation.empty:
+        save(attribution.plot_ablation(a.ablation), "ablation", ABLATION_CAPTION)
     save(
         fg.plot_breakthrough_curves(a.runs, horizon),
         "breakthrough_curves",
@@ -417,9 +422,152 @@ def race_blocks(a: Analysis) -> list[doc.Block]:
     ]
 
 
-def ablation_blocks(a: Analysis) -> list[doc.Block]:
-    """The ablations: which lever drives each verdict (to be written; nothing yet)."""
-    return []
+ABLATION_CAPTION = (
+    "Which lever groups carry each verdict: per step from the worse regime to the mode, the "
+    "quarters of its RMST difference each group of levers carries (Shapley value, with its 95% "
+    "bootstrap interval); the group bars add up to the dark bar, the whole effect."
+)
+
+
+def _group(group: str) -> str:
+    """'who leads and funds': a lever group in a sentence."""
+    return f"'{group[:1].lower()}{group[1:]}'"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"95% CI {low:+.2f} to {high:+.2f}"
+
+
+def _step_clause(step: pd.DataFrame, what: str) -> str:
+    """What carries one step (``what``: "P1" or "it"): the leading group, and any group
+    that works against the step; or, when the effect cannot be told from 0, the groups
+    whose interval excludes 0."""
+    first = step.iloc[0]
+    whole = _interval(first["effect_low"], first["effect_high"])
+    if first["effect_low"] <= 0 <= first["effect_high"]:
+        text = (
+            f"the effect cannot be told from 0 at this precision ({first['effect']:+.2f} "
+            f"quarters, {whole}), so no group carries {what}"
+        )
+        sure = step[(step["ci_low"] > 0) | (step["ci_high"] < 0)]
+        if not sure.empty:
+            text += "; the groups whose interval excludes 0: " + _groups(sure)
+        return text
+    lead = abl.leading_group(step)
+    text = (
+        f"the lever group {_group(lead['group'])} carries most of {what}: "
+        f"{lead['shapley']:.2f} of {first['effect']:.2f} quarters "
+        f"({_interval(lead['ci_low'], lead['ci_high'])}; the whole effect {whole})"
+    )
+    against = step[step["ci_high"] < 0] if first["effect"] >= 0 else step[step["ci_low"] > 0]
+    if not against.empty:
+        text += "; against it: " + _groups(against)
+    return text
+
+
+def _groups(rows: pd.DataFrame) -> str:
+    return " and ".join(
+        f"{_group(r.group)} ({r.shapley:+.2f}, {_interval(r.ci_low, r.ci_high)})"
+        for r in rows.itertuples()
+    )
+
+
+def ablation_sentence(table: pd.DataFrame) -> str:
+    """One proposition's attribution in plain words (its binding step first)."""
+    key = table["proposition"].iloc[0]
+    steps = [s for _, s in table.groupby("start", sort=False)]
+    steps.sort(key=lambda s: not bool(s["binding"].iloc[0]))
+    first = steps[0].iloc[0]
+    where = f"on {_types(first['technology'])}"
+    if len(steps) == 1:
+        return (
+            f"**{key}** From {_name(first['start'])} to {_name(first['mode'])} {where}, "
+            f"{_step_clause(steps[0], key)}."
+        )
+    text = (
+        f"**{key}** Against {_name(first['start'])}, the binding rival (the smaller lead of "
+        f"{_name(first['mode'])} {where}), {_step_clause(steps[0], key)}."
+    )
+    for other in steps[1:]:
+        text += f" Against {_name(other['start'].iloc[0])}, {_step_clause(other, 'it')}."
+    return text
+
+
+def ablation_view(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per step: its effect and each group's Shapley value [95% interval]."""
+    rows = []
+    for (key, start, mode), step in table.groupby(["proposition", "start", "mode"], sort=False):
+        first = step.iloc[0]
+        several = table.loc[table["proposition"] == key, "start"].nunique() > 1
+        row = {
+            "Proposition": key + (" (binding)" if several and first["binding"] else ""),
+            "Step": f"{names.name('regimes', start)} → {names.name('regimes', mode)}",
+            "Effect (quarters)": f"{first['effect']:+.2f} "
+            f"[{first['effect_low']:+.2f}, {first['effect_high']:+.2f}]",
+        }
+        for r in step.itertuples():
+            row[r.group] = f"{r.shapley:+.2f} [{r.ci_low:+.2f}, {r.ci_high:+.2f}]"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ablation_precision(table: pd.DataFrame) -> str:
+    """The precision the ablation reached, in words."""
+    half = (table["ci_high"] - table["ci_low"]) / 2
+    switched = half[half > 0]  # a group both regimes share is exactly 0
+    effects = table.drop_duplicates(["proposition", "start"])
+    effect_half = (effects["effect_high"] - effects["effect_low"]) / 2
+    n = int(table["replicates"].min())
+    text = (
+        f"**Precision.** With {n} replicates per coalition, a group's 95% interval reaches "
+        f"{switched.min():.2f} to {switched.max():.2f} quarters either side of its value "
+        if len(switched)
+        else f"**Precision.** With {n} replicates per coalition, every group's value is exact "
+    )
+    return text + (
+        f"and a step's effect {effect_half.min():.2f} to {effect_half.max():.2f}. The effect "
+        "here is measured on the ablation's replicates alone (the suite's first ones, with "
+        "the same seeds, cut at tau), so it is less precise than the verdict table's and can "
+        "differ from it by about that much; the Shapley values say how the effect measured "
+        "here divides among the groups."
+    )
+
+
+def ablation_blocks(a: Analysis, figures: dict[str, doc.Figure] | None = None) -> list[doc.Block]:
+    """Which lever groups carry each verdict: the method in words, one sentence per
+    proposition, the table and the figure (``analysis/ablation.py``)."""
+    out: list[doc.Block] = [doc.Heading("Which levers carry each verdict")]
+    t = a.ablation
+    if t.empty:
+        return [
+            *out,
+            doc.Paragraph(
+                "Not run (--ablation-replicates 0, or results made before the ablation existed)."
+            ),
+        ]
+    groups = "; ".join(g[:1].lower() + g[1:] for g in dict.fromkeys(t["group"]))
+    n, tau = int(t["replicates"].min()), int(t["tau"].iloc[0])
+    out.append(
+        doc.Paragraph(
+            "A verdict compares regimes that differ in many levers at once. The ablation "
+            f"switches them group by group ({groups}): every combination of the groups, taken "
+            "from the mode while the rest stay as in the worse regime, runs as a regime of its "
+            f"own, {n} replicates each with the same seeds, up to tau = {tau} quarters. A "
+            "group's Shapley value is the part of the RMST difference it carries: the quarters "
+            "switching it gains, averaged over every order in which the groups could be "
+            "switched. The values add up to the effect exactly; a negative one works against "
+            "the mode. Intervals: 95% percentile bootstrap over replicates, one group at a time "
+            "(not adjusted)."
+        )
+    )
+    out.append(doc.Paragraph(ablation_precision(t)))
+    if a.settings.get("quick"):
+        out.append(doc.Paragraph(f"**Not decisive: {n} replicates per coalition (--quick).**"))
+    out += [doc.Paragraph(ablation_sentence(p)) for _, p in t.groupby("proposition", sort=False)]
+    out.append(doc.Table(ablation_view(t)))
+    if figures and "ablation" in figures:
+        out.append(figures["ablation"])
+    return out
 
 
 def blocks(a: Analysis, figures: list[doc.Figure]) -> list[doc.Block]:
@@ -463,7 +611,7 @@ def blocks(a: Analysis, figures: list[doc.Figure]) -> list[doc.Block]:
         ),
         doc.Table(secondary_table(a)),
         *race_blocks(a),
-        *ablation_blocks(a),
+        *ablation_blocks(a, by_name),
         doc.Heading("Mechanism evidence"),
         doc.Paragraph(
             "Run summaries (worse minus better regime, paired bootstrap 95% interval); "
@@ -505,8 +653,8 @@ def blocks(a: Analysis, figures: list[doc.Figure]) -> list[doc.Block]:
             f"{a.manifest['versions'].get('kctsim')}, mesa {a.manifest['versions'].get('mesa')}. "
             f"`kctsim report {a.out_dir}` rebuilds this report from the stored runs; the tables "
             "are in the same directory as CSV (verdicts, mechanisms, fit_matrix, flows, worlds, "
-            "drivers, differences). The means over time and the flows are drawn from the first "
-            "sweep's runs."
+            "drivers, differences, ablation). The means over time and the flows are drawn from "
+            "the first sweep's runs."
         ),
     ]
     return out
@@ -531,6 +679,7 @@ def write_report(a: Analysis) -> list[Path]:
             "worlds": a.worlds,
             "drivers": a.drivers,
             "differences": a.differences,
+            "ablation": a.ablation,
         }
         for name, frame in frames.items():
             frame.to_csv(staging / f"{name}.csv", index=False)
